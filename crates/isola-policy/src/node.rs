@@ -1,0 +1,105 @@
+//! The node's policy file (`/etc/isola/config.toml`): what an operator may loosen or tighten.
+//! Parsing is strict (unknown keys are errors) because a typo in a security setting must not
+//! silently fall back to a default.
+
+use serde::Deserialize;
+
+use crate::caps;
+
+/// Default location of the node policy.
+pub const DEFAULT_PATH: &str = "/etc/isola/config.toml";
+
+/// Node-wide policy. `NodeConfig::default()` is the built-in policy for untrusted code.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct NodeConfig {
+    /// Run specs that ask for privileged powers (CAP_SYS_ADMIN, every device, no mount
+    /// namespace). Default false: they are refused.
+    pub allow_privileged: bool,
+    /// Capabilities a container may hold; anything else in the spec is dropped (and logged).
+    pub capability_ceiling: Vec<String>,
+    /// Apply the built-in seccomp profile when a spec has none. Default true.
+    pub default_seccomp: bool,
+    /// Wasm sandbox defaults (annotations override them per container).
+    pub wasm: WasmDefaults,
+}
+
+/// Node defaults for the wasm sandbox settings of the design's annotation table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct WasmDefaults {
+    /// Linear memory ceiling in bytes when neither the annotation nor a cgroup limit gives one.
+    pub max_memory: u64,
+    /// Wall-clock limit in milliseconds; 0 means none.
+    pub timeout_ms: u64,
+    /// Instruction budget; 0 means unmetered.
+    pub fuel: u64,
+    /// Resolution of every clock the guest reads, in nanoseconds.
+    pub clock_resolution_ns: u64,
+    /// Where compiled modules are cached.
+    pub module_cache: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            allow_privileged: false,
+            capability_ceiling: caps::DEFAULT_CEILING.iter().map(|s| s.to_string()).collect(),
+            default_seccomp: true,
+            wasm: WasmDefaults::default(),
+        }
+    }
+}
+
+impl Default for WasmDefaults {
+    fn default() -> Self {
+        Self {
+            max_memory: 256 << 20,
+            timeout_ms: 0,
+            fuel: 0,
+            clock_resolution_ns: 100_000,
+            module_cache: "/var/lib/isola/modules".into(),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Parses a node policy file's text; the error names the key or line at fault.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: NodeConfig = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        for cap in &config.capability_ceiling {
+            caps::parse(cap).map_err(|e| format!("capability-ceiling: {e}"))?;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_builtin_policy() {
+        assert_eq!(NodeConfig::parse("").unwrap(), NodeConfig::default());
+    }
+
+    #[test]
+    fn settings_are_read() {
+        let c = NodeConfig::parse(
+            "allow-privileged = true\ncapability-ceiling = [\"CAP_KILL\"]\n[wasm]\ntimeout-ms = 5\n",
+        )
+        .unwrap();
+        assert!(c.allow_privileged);
+        assert_eq!(c.capability_ceiling, vec!["CAP_KILL"]);
+        assert_eq!(c.wasm.timeout_ms, 5);
+        assert!(c.default_seccomp);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        assert!(NodeConfig::parse("allow-privilegd = true").unwrap_err().contains("allow-privilegd"));
+        assert!(NodeConfig::parse("allow-privileged = \"yes\"").is_err());
+        assert!(NodeConfig::parse("capability-ceiling = [\"CAP_NOPE\"]").unwrap_err().contains("CAP_NOPE"));
+        assert!(NodeConfig::parse("[[[").is_err());
+    }
+}
