@@ -1,0 +1,278 @@
+//! The `isola` command: runc's command line over isola-runtime. It parses, calls the library
+//! and prints; errors become one line on stderr (and a JSON line in `--log`) and a non-zero exit.
+
+mod log;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use isola_policy::NodeConfig;
+use isola_runtime::{CreateArgs, ExecArgs, Runtime};
+
+#[derive(Parser)]
+#[command(name = "isola", version, about = "An OCI runtime for untrusted code: hardened Linux containers, or wasm inside them")]
+struct Cli {
+    /// State directory.
+    #[arg(long, global = true, default_value = isola_runtime::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Log file (containerd passes one).
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: log::LogFormat,
+    /// Log debug detail.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Manage cgroups through systemd (needs a running systemd).
+    #[arg(long, global = true)]
+    systemd_cgroup: bool,
+    /// Node policy file (default /etc/isola/config.toml when present, else built-in defaults).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Accepted for runc compatibility; ignored.
+    #[arg(long, global = true, hide = true)]
+    rootless: Option<String>,
+    /// Accepted for runc compatibility; ignored.
+    #[arg(long, global = true, hide = true)]
+    criu: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct CreateOpts {
+    /// Bundle directory (holds config.json).
+    #[arg(long, short = 'b', default_value = ".")]
+    bundle: PathBuf,
+    /// Write the init's pid here.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when the process has a terminal.
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Extra file descriptors to pass (beyond stdio and LISTEN_FDS).
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: i32,
+    /// Accepted for runc compatibility; isola always pivots.
+    #[arg(long, hide = true)]
+    no_pivot: bool,
+    /// Accepted for runc compatibility; ignored.
+    #[arg(long, hide = true)]
+    no_new_keyring: bool,
+    id: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a container; its process waits for `start`.
+    Create(CreateOpts),
+    /// Start a created container.
+    Start { id: String },
+    /// Create and start; in the foreground, exit with the workload's code.
+    Run {
+        #[command(flatten)]
+        opts: CreateOpts,
+        /// Return once the container has started.
+        #[arg(long, short = 'd')]
+        detach: bool,
+    },
+    /// Print a container's OCI state as JSON.
+    State { id: String },
+    /// Send a signal to the container's init (or, with --all, every process).
+    Kill {
+        #[arg(long, short = 'a')]
+        all: bool,
+        id: String,
+        #[arg(default_value = "TERM")]
+        signal: String,
+    },
+    /// Remove a container (--force stops it first and cleans up after interrupted creates).
+    Delete {
+        #[arg(long, short = 'f')]
+        force: bool,
+        id: String,
+    },
+    /// List containers.
+    List {
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: Format,
+        /// IDs only.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Run a new process in a running container.
+    Exec {
+        /// process.json of the new process.
+        #[arg(long, short = 'p')]
+        process: Option<PathBuf>,
+        #[arg(long, short = 'd')]
+        detach: bool,
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
+        #[arg(long, short = 't')]
+        tty: bool,
+        #[arg(long, short = 'e')]
+        env: Vec<String>,
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: i32,
+        id: String,
+        /// Command and arguments (without --process).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List the processes of a container.
+    Ps {
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: Format,
+        id: String,
+        /// Accepted for runc compatibility (ps options); ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        ps_args: Vec<String>,
+    },
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Change a running container's resource limits.
+    Update {
+        /// LinuxResources JSON file, or - for stdin.
+        #[arg(long, short = 'r')]
+        resources: PathBuf,
+        id: String,
+    },
+    /// Print the OCI features this runtime supports.
+    Features,
+    /// Write a default config.json into the bundle directory.
+    Spec {
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("isola: {} (see isola --help)", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let logs_to_file = match log::init(cli.log.as_deref(), cli.log_format, cli.debug) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("isola: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if logs_to_file {
+                tracing::error!("{msg}");
+            }
+            eprintln!("isola: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn node_config(path: Option<&PathBuf>) -> anyhow::Result<NodeConfig> {
+    let default = PathBuf::from(isola_policy::node::DEFAULT_PATH);
+    let path = match path {
+        Some(p) => p.clone(),
+        None if default.exists() => default,
+        None => return Ok(NodeConfig::default()),
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("node policy {}", path.display()))?;
+    NodeConfig::parse(&text).map_err(|e| anyhow!("node policy {}: {e}", path.display()))
+}
+
+fn create_args(o: &CreateOpts) -> CreateArgs {
+    CreateArgs {
+        bundle: o.bundle.clone(),
+        pid_file: o.pid_file.clone(),
+        console_socket: o.console_socket.clone(),
+        preserve_fds: o.preserve_fds,
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&isola_runtime::features())?);
+            return Ok(0);
+        }
+        Command::Spec { bundle } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                return Err(anyhow!("{} exists; remove it first", path.display()));
+            }
+            let spec = oci_spec::runtime::Spec::default();
+            std::fs::write(&path, serde_json::to_string_pretty(&spec)?).with_context(|| path.display().to_string())?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let rt = Runtime::new(cli.root.clone(), node_config(cli.config.as_ref())?, cli.systemd_cgroup)?;
+    match cli.command {
+        Command::Create(o) => {
+            rt.create(&o.id, &create_args(&o))?;
+        }
+        Command::Start { id } => rt.start(&id)?,
+        Command::Run { opts, detach } => return Ok(rt.run(&opts.id, &create_args(&opts), detach)?),
+        Command::State { id } => println!("{}", serde_json::to_string_pretty(&rt.state(&id)?)?),
+        Command::Kill { all, id, signal } => rt.kill(&id, &signal, all)?,
+        Command::Delete { force, id } => rt.delete(&id, force)?,
+        Command::List { format, quiet } => {
+            let states = rt.list();
+            match (format, quiet) {
+                (_, true) => states.iter().for_each(|s| println!("{}", s.id)),
+                (Format::Json, _) => println!("{}", serde_json::to_string(&states)?),
+                (Format::Table, _) => {
+                    println!("{:<24} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+                    for s in states {
+                        println!("{:<24} {:<8} {:<10} {:<40} {:<32} {}", s.id, s.pid, s.status, s.bundle.display(), s.created, s.owner);
+                    }
+                }
+            }
+        }
+        Command::Exec { process, detach, pid_file, console_socket, tty, env, cwd, preserve_fds, id, command } => {
+            let args = ExecArgs { process, args: command, env, cwd, tty, pid_file, console_socket, preserve_fds, detach };
+            return Ok(rt.exec(&id, &args)?);
+        }
+        Command::Ps { format, id, .. } => {
+            let pids = rt.ps(&id)?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string(&pids)?),
+                Format::Table => {
+                    println!("PID");
+                    pids.iter().for_each(|p| println!("{p}"));
+                }
+            }
+        }
+        Command::Pause { id } => rt.pause(&id)?,
+        Command::Resume { id } => rt.resume(&id)?,
+        Command::Update { resources, id } => rt.update(&id, &resources)?,
+        Command::Features | Command::Spec { .. } => unreachable!("handled above"),
+    }
+    Ok(0)
+}

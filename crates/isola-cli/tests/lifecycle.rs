@@ -1,0 +1,234 @@
+//! The OCI lifecycle through the `isola` binary, as containerd's shim drives it, on real
+//! namespaces and cgroups (run as root).
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::*;
+
+#[test]
+fn busybox_container_goes_through_created_running_stopped() {
+    let w = World::new("lifecycle");
+    let id = w.id("life");
+    let bundle = w.bundle("b", &["sleep", "30"], |_| {});
+    let pid_file = w.scratch.join("init.pid");
+    let out = w.run(&["create", "--bundle", bundle.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "create: {}", stderr_of(&out));
+
+    let state = w.state(&id);
+    assert_eq!(state["status"], "created");
+    let pid = state["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    let written: i64 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert_eq!(written, pid, "pid file holds the init's pid");
+    assert_eq!(state["bundle"], bundle.to_str().unwrap());
+
+    assert!(w.run(&["start", &id]).status.success());
+    assert_eq!(w.state(&id)["status"], "running");
+    assert_eq!(w.state(&id)["pid"].as_i64().unwrap(), pid);
+
+    let out = w.run(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", stderr_of(&out));
+    wait_until("stopped", || w.state(&id)["status"] == "stopped");
+
+    let out = w.run(&["delete", &id]);
+    assert!(out.status.success(), "delete: {}", stderr_of(&out));
+    w.assert_no_leftovers(&id);
+    assert!(!w.run(&["state", &id]).status.success(), "state of a deleted container fails");
+}
+
+#[test]
+fn run_delivers_stdout_stderr_and_the_exit_code() {
+    let w = World::new("stdio");
+    let id = w.id("stdio");
+    let bundle = w.bundle("b", &["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 7"], |_| {});
+    let out = w.run(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(stdout_of(&out), "to-stdout\n");
+    assert_eq!(stderr_of(&out), "to-stderr\n");
+    w.assert_no_leftovers(&id);
+}
+
+#[test]
+fn options_may_follow_the_container_id() {
+    let w = World::new("optorder");
+    let id = w.id("order");
+    let bundle = w.bundle("b", &["true"], |_| {});
+    let out = w.run(&["run", &id, "--bundle", bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_killed_workload_exits_128_plus_the_signal() {
+    let w = World::new("signal");
+    let id = w.id("sig");
+    let bundle = w.bundle("b", &["sleep", "30"], |_| {});
+    let child = w
+        .isola()
+        .args(["run", "--bundle", bundle.to_str().unwrap(), &id])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("running", || {
+        let out = w.run(&["state", &id]);
+        out.status.success() && serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["status"] == "running"
+    });
+    assert!(w.run(&["kill", &id, "9"]).status.success());
+    let status = child.wait_with_output().unwrap().status;
+    assert_eq!(status.code(), Some(137));
+    w.assert_no_leftovers(&id);
+}
+
+#[test]
+fn foreground_run_forwards_sigterm_to_the_workload() {
+    let w = World::new("forward");
+    let id = w.id("fwd");
+    // A shell as pid 1 ignores SIGTERM unless it traps it: trap and exit 42.
+    let bundle = w.bundle("b", &["sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.05; done"], |_| {});
+    let child = w.isola().args(["run", "--bundle", bundle.to_str().unwrap(), &id]).stdin(Stdio::null()).spawn().unwrap();
+    wait_until("running", || w.run(&["state", &id]).status.success() && w.state(&id)["status"] == "running");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(42));
+}
+
+#[test]
+fn exec_ps_pause_resume_update_and_list() {
+    let w = World::new("exec");
+    let id = w.id("ex");
+    let bundle = w.bundle("b", &["sleep", "30"], |c| {
+        c["linux"]["resources"] = serde_json::json!({"pids": {"limit": 50}});
+    });
+    let out = w.run(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let init = w.state(&id)["pid"].as_i64().unwrap();
+
+    let out = w.run(&["exec", &id, "sh", "-c", "echo from-exec; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "from-exec\n");
+
+    // An exec that asks for CAP_SYS_ADMIN is clamped like the container.
+    let process = serde_json::json!({
+        "terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+        "args": ["grep", "CapEff", "/proc/self/status"],
+        "env": ["PATH=/bin"],
+        "capabilities": {"bounding": ["CAP_SYS_ADMIN", "CAP_KILL"], "effective": ["CAP_SYS_ADMIN", "CAP_KILL"], "permitted": ["CAP_SYS_ADMIN", "CAP_KILL"]},
+        "noNewPrivileges": false
+    });
+    let pfile = w.scratch.join("process.json");
+    std::fs::write(&pfile, process.to_string()).unwrap();
+    let out = w.run(&["exec", "--process", pfile.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let capeff = u64::from_str_radix(stdout_of(&out).split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(capeff & (1 << 21), 0, "CAP_SYS_ADMIN was dropped");
+    assert_ne!(capeff & (1 << 5), 0, "CAP_KILL was kept");
+
+    let out = w.run(&["ps", "--format", "json", &id]);
+    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(pids.contains(&init), "ps lists the init pid {init}: {pids:?}");
+
+    assert!(w.run(&["pause", &id]).status.success());
+    assert_eq!(w.state(&id)["status"], "paused");
+    assert!(w.run(&["resume", &id]).status.success());
+    assert_eq!(w.state(&id)["status"], "running");
+
+    let res = w.scratch.join("resources.json");
+    std::fs::write(&res, r#"{"pids": {"limit": 77}}"#).unwrap();
+    let out = w.run(&["update", "--resources", res.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let max = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/isola/{id}/pids.max")).unwrap();
+    assert_eq!(max.trim(), "77");
+
+    let list = w.run(&["list", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(list.as_array().unwrap().iter().any(|s| s["id"] == id.as_str()));
+
+    assert!(!w.run(&["delete", &id]).status.success(), "a running container needs --force");
+    assert!(w.run(&["delete", "--force", &id]).status.success());
+    w.assert_no_leftovers(&id);
+}
+
+#[test]
+fn features_and_spec_print_valid_documents() {
+    let w = World::new("features");
+    let out = w.run(&["features"]);
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    let out = w.isola().args(["spec", "--bundle", w.scratch.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(w.scratch.join("config.json")).unwrap()).unwrap();
+    assert!(spec["ociVersion"].as_str().unwrap().starts_with("1."));
+    let again = w.isola().args(["spec", "--bundle", w.scratch.to_str().unwrap()]).output().unwrap();
+    assert!(!again.status.success(), "spec refuses to overwrite config.json");
+}
+
+#[test]
+fn json_log_gets_the_error_for_containerd() {
+    let w = World::new("jsonlog");
+    let log = w.scratch.join("log.json");
+    let out = w
+        .isola()
+        .args(["--log", log.to_str().unwrap(), "--log-format", "json", "state", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("does not exist"));
+    assert!(last["time"].is_string());
+}
+
+#[test]
+fn exactly_one_of_racing_creates_wins() {
+    let w = World::new("race");
+    let id = w.id("race");
+    let bundle = w.bundle("b", &["sleep", "30"], |_| {});
+    let results: Vec<_> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| w.run(&["create", "--bundle", bundle.to_str().unwrap(), &id])))
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let winners = results.iter().filter(|o| o.status.success()).count();
+    assert_eq!(winners, 1, "{:?}", results.iter().map(stderr_of).collect::<Vec<_>>());
+    for loser in results.iter().filter(|o| !o.status.success()) {
+        assert!(stderr_of(loser).contains("already exists"), "{}", stderr_of(loser));
+    }
+    assert_eq!(w.state(&id)["status"], "created", "the winner's container is intact");
+    assert!(w.run(&["delete", "--force", &id]).status.success());
+    w.assert_no_leftovers(&id);
+}
+
+#[test]
+fn delete_force_cleans_up_after_a_create_killed_half_way() {
+    let w = World::new("sigkill");
+    // A createRuntime hook that sleeps holds create in the middle: cgroup made, init waiting.
+    let bundle = w.bundle("b", &["sleep", "30"], |c| {
+        c["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "3"]}]});
+    });
+    for delay_ms in [0u64, 5, 20, 60, 300] {
+        let id = w.id("half");
+        let mut child = w
+            .isola()
+            .args(["create", "--bundle", bundle.to_str().unwrap(), &id])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if delay_ms >= 300 {
+            // By now create is inside the hook: state claimed and cgroup made.
+            assert!(w.root.join(&id).exists(), "create claimed its state dir");
+            assert!(std::path::Path::new(&format!("/sys/fs/cgroup/pids/isola/{id}")).exists(), "cgroup made");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = w.run(&["delete", "--force", &id]);
+        assert!(out.status.success(), "delete --force after kill at {delay_ms} ms: {}", stderr_of(&out));
+        w.assert_no_leftovers(&id);
+    }
+    // The hook's sleeps are bounded (3 s) and belong to no container.
+    let _ = Command::new("pkill").args(["-f", "^sleep 3$"]).status();
+}

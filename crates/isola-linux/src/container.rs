@@ -1,0 +1,87 @@
+//! Lifecycle calls on libcontainer, with isola's options gathered before anything touches
+//! the OS. The workload is libcontainer's `Executor` seam: the default executor for Linux
+//! containers, isola's wasm executor for wasm ones.
+
+use std::path::{Path, PathBuf};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::Container;
+use libcontainer::signal::Signal;
+use libcontainer::syscall::syscall::SyscallType;
+use libcontainer::workload::Executor;
+
+use crate::LinuxError;
+
+pub use libcontainer::container::{Container as LcContainer, ContainerStatus};
+pub use libcontainer::workload::default::DefaultExecutor;
+
+/// Everything `create` needs, gathered first.
+pub struct CreateOptions<'a> {
+    pub id: &'a str,
+    /// libcontainer's state root (it makes `<root>/<id>`).
+    pub state_root: &'a Path,
+    /// Directory holding the planned `config.json`.
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: i32,
+    pub systemd: bool,
+    /// false for a foreground `run`: the init stays our child.
+    pub detach: bool,
+}
+
+/// Creates the container: namespaces, cgroups, rootfs; the init waits for `start`.
+pub fn create<E: Executor + Clone + 'static>(opts: &CreateOptions, executor: E) -> Result<Container, LinuxError> {
+    let builder = ContainerBuilder::new(opts.id.to_string(), SyscallType::default())
+        .with_executor(executor)
+        .with_root_path(opts.state_root)?
+        .with_pid_file(opts.pid_file)?
+        .with_console_socket(opts.console_socket)
+        .with_preserved_fds(opts.preserve_fds);
+    let container = builder
+        .as_init(opts.bundle)
+        .with_systemd(opts.systemd)
+        .with_detach(opts.detach)
+        .build()?;
+    Ok(container)
+}
+
+/// Loads a container's libcontainer state.
+pub fn load(state_root: &Path, id: &str) -> Result<Container, LinuxError> {
+    Ok(Container::load(state_root.join(id))?)
+}
+
+/// Parses a signal the way runc does: `KILL`, `SIGKILL` or `9`.
+pub fn parse_signal(s: &str) -> Result<Signal, LinuxError> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|e| LinuxError(e.to_string()));
+    }
+    Signal::try_from(s).map_err(|e| LinuxError(e.to_string()))
+}
+
+/// Options of `exec`.
+pub struct ExecOptions<'a> {
+    pub id: &'a str,
+    pub state_root: &'a Path,
+    /// A process.json already clamped by policy.
+    pub process: PathBuf,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: i32,
+    pub detach: bool,
+}
+
+/// Starts a new process in a running container's namespaces and cgroup; returns its pid.
+pub fn exec<E: Executor + Clone + 'static>(opts: &ExecOptions, executor: E) -> Result<i32, LinuxError> {
+    let pid = ContainerBuilder::new(opts.id.to_string(), SyscallType::default())
+        .with_executor(executor)
+        .with_root_path(opts.state_root)?
+        .with_pid_file(opts.pid_file)?
+        .with_console_socket(opts.console_socket)
+        .with_preserved_fds(opts.preserve_fds)
+        .as_tenant()
+        .with_process(Some(&opts.process))
+        .with_detach(opts.detach)
+        .build()?;
+    Ok(pid.as_raw())
+}

@@ -1,0 +1,169 @@
+//! `create`, `start` and `run`: read the caller's bundle, plan it through policy, claim the
+//! state directory, and hand the planned spec to the container layer. Any failure after the
+//! claim undoes everything it made (processes, cgroup, state), so a bad bundle leaves nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use isola_linux::container::{self, CreateOptions, DefaultExecutor};
+use isola_linux::executor::FilteredExecutor;
+use isola_linux::{cgroup, host, seccomp, wait};
+use isola_policy::{plan_container, HostFacts, Mode};
+use oci_spec::runtime::Spec;
+
+use crate::error::{RuntimeError, Step};
+use crate::state::{write_atomic, Record};
+use crate::Runtime;
+
+/// Options of `create` and `run`.
+#[derive(Debug, Clone, Default)]
+pub struct CreateArgs {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: i32,
+}
+
+impl Runtime {
+    /// Creates a container; its init waits for `start`. Returns the init's pid.
+    pub fn create(&self, id: &str, args: &CreateArgs) -> Result<i32, RuntimeError> {
+        self.create_inner(id, args, true)
+    }
+
+    /// Starts a created container.
+    pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        self.existing(id, "start")?;
+        let mut c = container::load(&self.lc_root(id), id).step(id, "start")?;
+        c.start().map_err(isola_linux::LinuxError::from).step(id, "start")
+    }
+
+    /// `run`: create and start; in the foreground, wait and return the workload's exit code
+    /// (128+signal if it was killed), then delete the container.
+    pub fn run(&self, id: &str, args: &CreateArgs, detach: bool) -> Result<i32, RuntimeError> {
+        if detach {
+            self.create(id, args)?;
+            self.start(id).inspect_err(|_| {
+                let _ = self.delete(id, true);
+            })?;
+            return Ok(0);
+        }
+        wait::become_subreaper().step(id, "run")?;
+        let pid = self.create_inner(id, args, false)?;
+        if let Err(e) = self.start(id) {
+            let _ = self.delete(id, true);
+            return Err(e);
+        }
+        let code = wait::wait_forwarding(pid).step(id, "wait");
+        if let Err(e) = self.delete(id, true) {
+            tracing::error!("{e}");
+        }
+        code
+    }
+
+    fn create_inner(&self, id: &str, args: &CreateArgs, detach: bool) -> Result<i32, RuntimeError> {
+        isola_policy::validate_id(id).step(id, "create")?;
+        let bundle = fs::canonicalize(&args.bundle)
+            .map_err(|e| RuntimeError::new(id, "read bundle", format!("{}: {e}", args.bundle.display())))?;
+        let spec = load_spec(&bundle).step(id, "read bundle")?;
+        let root_path = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
+        let host = HostFacts {
+            bounding: host::bounding_set().step(id, "host facts")?,
+            oom_score_adj: host::oom_score_adj(),
+            rootfs: host::resolve_rootfs(&bundle, &root_path).step(id, "rootfs")?,
+        };
+        let plan = plan_container(id, spec, &bundle, &self.node, &host).step(id, "policy")?;
+        for clamp in &plan.clamps {
+            tracing::info!(id, "policy clamp: {clamp}");
+        }
+        let mode = plan.selection.resolve(|| entrypoint_is_wasm(&plan.spec, &host.rootfs));
+        if mode == Mode::Wasm {
+            return Err(RuntimeError::new(id, "create", "wasm workloads are not supported by this build yet"));
+        }
+
+        let dir = self.claim(id)?;
+        let result = self.build(id, &dir, args, &plan.spec, mode, &bundle, detach);
+        if result.is_err() {
+            self.undo_create(id, &plan.spec);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        &self,
+        id: &str,
+        dir: &Path,
+        args: &CreateArgs,
+        spec: &Spec,
+        mode: Mode,
+        bundle: &Path,
+        detach: bool,
+    ) -> Result<i32, RuntimeError> {
+        // A cacheable seccomp profile is compiled (or fetched) here and installed by the
+        // executor; libcontainer gets the spec without it, so it does not compile it again.
+        let mut lc_spec = spec.clone();
+        let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) if seccomp::is_cacheable(profile) => {
+                let filter = seccomp::cached(profile, &self.seccomp_cache()).step(id, "seccomp")?;
+                seccomp::store(dir, &dir.join(SECCOMP_FILE), &filter).step(id, "write state")?;
+                if let Some(l) = lc_spec.linux_mut() {
+                    l.set_seccomp(None);
+                }
+                Some(filter)
+            }
+            _ => None,
+        };
+        write_atomic(&dir.join("planned.json"), &serde_json::to_vec(spec).step(id, "write state")?)
+            .step(id, "write state")?;
+        write_atomic(&dir.join("config.json"), &serde_json::to_vec(&lc_spec).step(id, "write state")?)
+            .step(id, "write state")?;
+        let record = Record { bundle: bundle.to_path_buf(), mode };
+        write_atomic(&dir.join("isola.json"), &serde_json::to_vec(&record).step(id, "write state")?)
+            .step(id, "write state")?;
+        let lc_root = self.lc_root(id);
+        let opts = CreateOptions {
+            id,
+            state_root: &lc_root,
+            bundle: dir,
+            pid_file: args.pid_file.as_deref(),
+            console_socket: args.console_socket.as_deref(),
+            preserve_fds: args.preserve_fds,
+            systemd: self.systemd_cgroup,
+            detach,
+        };
+        let executor = FilteredExecutor { filter, inner: DefaultExecutor {} };
+        let c = container::create(&opts, executor).step(id, "create container")?;
+        c.pid().map(|p| p.as_raw()).ok_or_else(|| RuntimeError::new(id, "create container", "no init pid recorded"))
+    }
+
+    /// Best-effort removal of everything a failed create may have made.
+    fn undo_create(&self, id: &str, spec: &Spec) {
+        if let Ok(mut c) = container::load(&self.lc_root(id), id) {
+            let _ = c.delete(true);
+        }
+        if let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) {
+            if cgroup::exists(&path) {
+                let _ = cgroup::destroy(&path, self.systemd_cgroup, id);
+            }
+        }
+        let _ = fs::remove_dir_all(self.container_dir(id));
+    }
+}
+
+/// The compiled seccomp filter of a container, in its state dir (exec installs it too).
+pub(crate) const SECCOMP_FILE: &str = "seccomp.bpf";
+
+/// Reads `config.json` of a bundle with an error that names the file and the fault.
+pub(crate) fn load_spec(bundle: &Path) -> Result<Spec, String> {
+    let path = bundle.join("config.json");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn entrypoint_is_wasm(spec: &Spec, rootfs: &Path) -> bool {
+    let Some(process) = spec.process().as_ref() else { return false };
+    let Some(arg0) = process.args().as_ref().and_then(|a| a.first()) else { return false };
+    let env = process.env().clone().unwrap_or_default();
+    host::resolve_entrypoint(rootfs, arg0, &env, process.cwd())
+        .is_some_and(|p| host::is_wasm_file(rootfs, &p))
+}

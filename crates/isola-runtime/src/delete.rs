@@ -1,0 +1,49 @@
+//! `delete [--force]`: stop (with --force) and remove a container. With --force it also
+//! cleans up after a runtime that was SIGKILLed half-way through `create`: whatever of
+//! libcontainer's state, the cgroup and the state directory exists is removed.
+
+use std::fs;
+
+use isola_linux::cgroup;
+use isola_linux::container::{self, ContainerStatus};
+
+use crate::error::{RuntimeError, Step};
+use crate::Runtime;
+
+impl Runtime {
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
+        isola_policy::validate_id(id).step(id, "delete")?;
+        let dir = self.container_dir(id);
+        if !dir.is_dir() {
+            return if force { Ok(()) } else { Err(RuntimeError::new(id, "delete", "container does not exist")) };
+        }
+        match container::load(&self.lc_root(id), id) {
+            Ok(mut c) => {
+                if !force && !matches!(c.status(), ContainerStatus::Stopped | ContainerStatus::Created) {
+                    return Err(RuntimeError::new(
+                        id,
+                        "delete",
+                        format!("container is {}; stop it first or use --force", c.status().to_string().to_lowercase()),
+                    ));
+                }
+                if let Err(e) = c.delete(force) {
+                    if !force {
+                        return Err(isola_linux::LinuxError::from(e)).step(id, "delete");
+                    }
+                    tracing::warn!(id, "libcontainer delete failed, cleaning up by hand: {e}");
+                }
+            }
+            Err(e) if !force => {
+                // No libcontainer state: a create that died early. Only --force may clean it.
+                return Err(RuntimeError::new(id, "delete", format!("incomplete container ({e}); use --force")));
+            }
+            Err(_) => {}
+        }
+        if let Ok(path) = self.cgroup_path(id) {
+            if cgroup::exists(&path) {
+                cgroup::destroy(&path, self.systemd_cgroup, id).step(id, "delete cgroup")?;
+            }
+        }
+        fs::remove_dir_all(&dir).step(id, "delete state")
+    }
+}

@@ -1,0 +1,48 @@
+//! isola's runtime library: the lifecycle verbs of an OCI runtime (one module per verb),
+//! the state directory, and the glue that runs policy before the container layer.
+//! The CLI parses and prints; this crate decides; isola-linux and isola-wasm touch the OS.
+
+mod create;
+mod delete;
+mod error;
+mod exec;
+mod features;
+mod inspect;
+mod signal;
+pub mod state;
+
+pub use create::CreateArgs;
+pub use error::RuntimeError;
+pub use exec::ExecArgs;
+pub use features::features;
+pub use state::OciState;
+
+use std::path::PathBuf;
+
+use isola_policy::NodeConfig;
+
+/// Default state root, as runc's `/run/runc`.
+pub const DEFAULT_ROOT: &str = "/run/isola";
+
+/// The runtime, configured by the global flags.
+pub struct Runtime {
+    /// State root (`--root`).
+    pub root: PathBuf,
+    /// Node policy.
+    pub node: NodeConfig,
+    /// `--systemd-cgroup`.
+    pub systemd_cgroup: bool,
+}
+
+impl Runtime {
+    /// Checks the global configuration: a systemd cgroup driver needs a running systemd.
+    pub fn new(root: PathBuf, node: NodeConfig, systemd_cgroup: bool) -> Result<Self, RuntimeError> {
+        if systemd_cgroup && !std::path::Path::new("/run/systemd/system").is_dir() {
+            return Err(RuntimeError::global(
+                "--systemd-cgroup",
+                "systemd is not running on this host (/run/systemd/system is missing); drop the flag to use cgroupfs".into(),
+            ));
+        }
+        Ok(Self { root, node, systemd_cgroup })
+    }
+}

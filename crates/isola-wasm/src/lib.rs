@@ -1,0 +1,140 @@
+//! isola's wasm layer: runs one untrusted WASI guest (a preview1 core module or a
+//! `wasi:cli/command` component) in wasmtime, with limits, coarsened clocks, exactly the given
+//! args/env/preopens, and a verified on-disk cache of compiled code. It must never hand the guest
+//! anything the caller did not list (host env, sockets, paths outside the preopens).
+//!
+//! # Use
+//! ```no_run
+//! use isola_wasm::{Guest, ModuleCache, Sandbox, SandboxConfig};
+//! # fn main() -> Result<(), isola_wasm::WasmError> {
+//! let sandbox = Sandbox::new(&SandboxConfig::default(), ModuleCache::new("/var/lib/isola/wasm-cache".into())?)?;
+//! let guest = Guest {
+//!     module: "/app/hello.wasm".into(),
+//!     args: vec!["hello".into()],
+//!     env: vec![("LANG".into(), "C".into())],
+//!     preopens: vec![],
+//!     cwd: None,
+//! };
+//! let prepared = sandbox.prepare(&guest)?;   // every link/format error is here, before guest code
+//! let outcome = prepared.run();              // runs to completion, stdio inherited
+//! if let Some(line) = outcome.reason() { eprintln!("{line}"); }
+//! std::process::exit(outcome.exit_code());
+//! # }
+//! ```
+//!
+//! # Exit codes
+//! | guest ends by | `Outcome` | exit code | stderr line (`Outcome::reason`) |
+//! |---|---|---|---|
+//! | `proc_exit(n)` / `exit(n)` | `Exited(n)` | `n` (the runtime's process exit keeps the low 8 bits) | none |
+//! | returning from `main` / `_start` | `Exited(0)` | 0 | none |
+//! | a component's `run` returning `err`, or `wasi:cli/exit.exit(err)` | `Exited(1)` | 1 | none |
+//! | a component's `wasi:cli/exit.exit-with-code(n)` | `Exited(n)` | n | none |
+//! | a trap (out of bounds, `unreachable`, stack exhausted, ...) | `Trap(msg)` | **134** | `wasm trap: <msg>` e.g. `wasm trap: out of bounds memory access` |
+//! | wall-clock limit (epoch interruption) | `Timeout { limit }` | **124** | `wasm timeout: exceeded N ms` |
+//! | instruction budget exhausted | `FuelExhausted { budget }` | **135** | `wasm fuel exhausted: budget N` |
+//!
+//! 134 and 124 mirror what a native program shows for `abort()` (128 + SIGABRT) and for
+//! `timeout(1)`; 135 (128 + SIGBUS) is unused by shells, so it cannot be confused with either.
+//! A core module made into a component with wasmtime 48's preview1 adapter reports any non-zero
+//! `proc_exit` as 1 (the adapter calls `exit(err)`); run the core module to keep the exact code.
+//! A failure to instantiate (e.g. the initial memory exceeds `max_memory`) is reported as a trap.
+//!
+//! # What the guest sees
+//! - `args` exactly (args[0] included), `env` exactly (never this process's environment); when
+//!   `cwd` is set and `env` has no `PWD`, `PWD=<cwd>` is added, because that is how wasi-libc
+//!   programs learn a working directory (wasi-libc starts at `/` and has no cwd import;
+//!   components also get `wasi:cli/environment.initial-cwd`).
+//! - the preopened directories, read-only ones with read-only dir and file permissions; nothing
+//!   else of the host filesystem (`..` and absolute paths cannot escape a preopen).
+//! - no sockets (no TCP, UDP or name lookup), coarsened wall and monotonic clocks, and
+//!   stdio inherited from this process (fds 0, 1, 2) unless [`GuestStdio`] overrides it.
+//!
+//! # Limits
+//! Linear memory per memory (`max_memory`; `memory.grow` past it returns -1 inside the guest),
+//! table elements, instances, wasm stack, wall clock (a timer thread bumps the engine epoch) and an
+//! optional fuel budget. A guest blocked inside a host call (e.g. a long `sleep` via
+//! `poll_oneoff`, or a read of a pipe nobody writes) is only interrupted when it returns to wasm;
+//! the container layer (cgroup, `kill`) bounds that case.
+
+mod cache;
+mod clock;
+mod engine;
+mod error;
+mod sandbox;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use cache::{CacheOutcome, ModuleCache};
+pub use clock::{CoarseMonotonicClock, CoarseWallClock};
+pub use engine::Allocator;
+pub use error::WasmError;
+pub use sandbox::{is_wasm, Outcome, Prepared, Sandbox, EXIT_FUEL, EXIT_TIMEOUT, EXIT_TRAP};
+
+/// Limits and knobs of the sandbox, from annotations and node defaults (the runtime fills it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Bytes of linear memory per memory (enforced by `StoreLimits`).
+    pub max_memory: u64,
+    /// Elements per table.
+    pub max_table_elements: usize,
+    /// Instances (core instances, including those inside a component) per store.
+    pub max_instances: usize,
+    /// Wall-clock limit, enforced by epoch interruption.
+    pub timeout: Option<Duration>,
+    /// Instruction budget (turns on fuel metering in the engine).
+    pub fuel: Option<u64>,
+    /// Every clock the guest reads is rounded down to this (and reports it as its resolution).
+    pub clock_resolution: Duration,
+    /// Bytes of host stack guest recursion may use.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for SandboxConfig {
+    /// Defaults for untrusted code: 256 MiB per memory, 100 000 table elements, 100 instances,
+    /// no timeout and no fuel (the runtime sets those from annotations), 1 ms clocks, 512 KiB of
+    /// wasm stack.
+    fn default() -> Self {
+        Self {
+            max_memory: 256 << 20,
+            max_table_elements: 100_000,
+            max_instances: 100,
+            timeout: None,
+            fuel: None,
+            clock_resolution: Duration::from_millis(1),
+            max_wasm_stack: 512 << 10,
+        }
+    }
+}
+
+/// A host directory the guest sees as `guest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    pub host: PathBuf,
+    pub guest: String,
+    /// Read-only directory and file permissions (no create, write, rename, unlink).
+    pub read_only: bool,
+}
+
+/// What the guest sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Guest {
+    /// Path to the `.wasm` (core module or component).
+    pub module: PathBuf,
+    /// argv, args[0] included.
+    pub args: Vec<String>,
+    /// Exactly this environment.
+    pub env: Vec<(String, String)>,
+    pub preopens: Vec<Preopen>,
+    /// Guest working directory (see the crate docs for how it reaches the guest).
+    pub cwd: Option<String>,
+}
+
+/// Optional replacements for the guest's stdio; `None` inherits this process's fd 0/1/2.
+#[derive(Debug, Default)]
+pub struct GuestStdio {
+    pub stdin: Option<File>,
+    pub stdout: Option<File>,
+    pub stderr: Option<File>,
+}

@@ -1,0 +1,490 @@
+//! Prepare and run one guest: read and classify the binary, load it through the module cache,
+//! link it against WASI (preview1 for core modules, preview2 for components), then run it with
+//! limits and map how it ended to an `Outcome`. It must never link anything beyond WASI, and
+//! never run guest code before `prepare` has returned successfully.
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{
+    Engine, ExternType, InstancePre, Linker, Module, ResourceLimiter, Store, StoreLimits,
+    StoreLimitsBuilder, Trap, UpdateDeadline,
+};
+use wasmtime_wasi::cli::{InputFile, OutputFile};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::cache::{Artifact, CacheOutcome, Kind, ModuleCache};
+use crate::clock::{CoarseMonotonicClock, CoarseWallClock};
+use crate::engine::{build_engine, fingerprint, start_watchdog, Allocator};
+use crate::error::{one_line, WasmError};
+use crate::{Guest, GuestStdio, SandboxConfig};
+
+/// Exit code of a guest that trapped (128 + SIGABRT, as a native `abort()`).
+pub const EXIT_TRAP: i32 = 134;
+/// Exit code of a guest stopped by the wall-clock limit (as `timeout(1)`).
+pub const EXIT_TIMEOUT: i32 = 124;
+/// Exit code of a guest that used up its fuel budget.
+pub const EXIT_FUEL: i32 = 135;
+
+/// How a guest run ended. See the crate docs for the exit-code table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `proc_exit(n)` (or 0 when `_start`/`main` returned).
+    Exited(i32),
+    /// A wasm trap; the message is wasmtime's, e.g. `out of bounds memory access`.
+    Trap(String),
+    /// The wall-clock limit passed.
+    Timeout { limit: Duration },
+    /// The fuel budget ran out.
+    FuelExhausted { budget: u64 },
+}
+
+impl Outcome {
+    /// The process exit code for this outcome.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Exited(n) => *n,
+            Outcome::Trap(_) => EXIT_TRAP,
+            Outcome::Timeout { .. } => EXIT_TIMEOUT,
+            Outcome::FuelExhausted { .. } => EXIT_FUEL,
+        }
+    }
+
+    /// The one stderr line the runtime prints, or `None` for a normal exit.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Outcome::Exited(_) => None,
+            Outcome::Trap(msg) => Some(format!("wasm trap: {msg}")),
+            Outcome::Timeout { limit } => {
+                Some(format!("wasm timeout: exceeded {} ms", limit.as_millis()))
+            }
+            Outcome::FuelExhausted { budget } => {
+                Some(format!("wasm fuel exhausted: budget {budget}"))
+            }
+        }
+    }
+}
+
+/// True when `bytes` start with the wasm magic `\0asm` (core module or component).
+pub fn is_wasm(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\0asm")
+}
+
+/// Store data for a preview1 core module.
+struct P1State {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// Store data for a preview2 component.
+struct P2State {
+    ctx: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for P2State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The engine (configured once, see `engine.rs`), the module cache, and WASI linkers built on
+/// first use and reused for every guest.
+pub struct Sandbox {
+    cfg: SandboxConfig,
+    engine: Engine,
+    fingerprint: String,
+    cache: ModuleCache,
+    p1_linker: OnceLock<Result<Linker<P1State>, String>>,
+    p2_linker: OnceLock<Result<wasmtime::component::Linker<P2State>, String>>,
+}
+
+/// A guest that is loaded, linked and has its WASI context and store ready; `run` starts it.
+pub struct Prepared {
+    ready: Ready,
+    engine: Engine,
+    timeout: Option<Duration>,
+    fuel: Option<u64>,
+    cache_outcome: CacheOutcome,
+}
+
+enum Ready {
+    Module {
+        store: Store<P1State>,
+        pre: InstancePre<P1State>,
+    },
+    Component {
+        store: Store<P2State>,
+        pre: CommandPre<P2State>,
+    },
+}
+
+impl Sandbox {
+    /// Builds the engine for `cfg` with the default allocator (on-demand; see [`Allocator`]).
+    pub fn new(cfg: &SandboxConfig, cache: ModuleCache) -> Result<Self, WasmError> {
+        Self::with_allocator(cfg, cache, Allocator::default())
+    }
+
+    /// As [`Sandbox::new`], choosing the instance allocator (for measurements).
+    pub fn with_allocator(
+        cfg: &SandboxConfig,
+        cache: ModuleCache,
+        allocator: Allocator,
+    ) -> Result<Self, WasmError> {
+        let engine = build_engine(cfg, allocator)?;
+        let fingerprint = fingerprint(&engine);
+        Ok(Self {
+            cfg: cfg.clone(),
+            engine,
+            fingerprint,
+            cache,
+            p1_linker: OnceLock::new(),
+            p2_linker: OnceLock::new(),
+        })
+    }
+
+    /// The engine fingerprint that keys cache artifacts (hex).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Loads (from cache, or compiles and stores) and links the guest, and builds its WASI
+    /// context. Every format, link and preopen error is returned here, before guest code runs.
+    pub fn prepare(&self, guest: &Guest) -> Result<Prepared, WasmError> {
+        self.prepare_with_stdio(guest, GuestStdio::default())
+    }
+
+    /// As [`Sandbox::prepare`], with stdio replaced where `stdio` says so.
+    pub fn prepare_with_stdio(
+        &self,
+        guest: &Guest,
+        stdio: GuestStdio,
+    ) -> Result<Prepared, WasmError> {
+        let path = guest.module.as_path();
+        let bytes = read_module(path)?;
+        let kind = classify(&bytes);
+        let (artifact, cache_outcome) =
+            self.cache
+                .load_or_compile(&self.engine, &self.fingerprint, path, &bytes, kind)?;
+        drop(bytes);
+        let wasi = self.wasi_builder(guest, stdio)?;
+        let ready = match artifact {
+            Artifact::Module(module) => self.link_module(path, &module, wasi)?,
+            Artifact::Component(component) => self.link_component(path, &component, wasi)?,
+        };
+        Ok(Prepared {
+            ready,
+            engine: self.engine.clone(),
+            timeout: self.cfg.timeout,
+            fuel: self.cfg.fuel,
+            cache_outcome,
+        })
+    }
+
+    /// Fills the cache for `module` (node warm-up) without running it.
+    pub fn precompile(&self, module: &Path) -> Result<CacheOutcome, WasmError> {
+        let bytes = read_module(module)?;
+        let kind = classify(&bytes);
+        let (_, outcome) =
+            self.cache
+                .load_or_compile(&self.engine, &self.fingerprint, module, &bytes, kind)?;
+        Ok(outcome)
+    }
+
+    fn limits(&self) -> StoreLimits {
+        StoreLimitsBuilder::new()
+            .memory_size(usize::try_from(self.cfg.max_memory).unwrap_or(usize::MAX))
+            .table_elements(self.cfg.max_table_elements)
+            .instances(self.cfg.max_instances)
+            .tables(self.cfg.max_instances)
+            .memories(self.cfg.max_instances)
+            // memory.grow / table.grow past a limit returns -1 to the guest instead of trapping,
+            // as on a host where malloc returns NULL.
+            .trap_on_grow_failure(false)
+            .build()
+    }
+
+    fn wasi_builder(&self, guest: &Guest, stdio: GuestStdio) -> Result<WasiCtxBuilder, WasmError> {
+        let mut b = WasiCtxBuilder::new();
+        // Must precede `preopened_dir`: each Dir captures it. Filesystem calls block this thread
+        // directly instead of hopping through a tokio blocking pool (we run one guest, sync).
+        b.allow_blocking_current_thread(true);
+        b.args(&guest.args);
+        b.envs(&guest.env);
+        if let Some(cwd) = &guest.cwd {
+            b.initial_cwd(cwd);
+            if !guest.env.iter().any(|(k, _)| k == "PWD") {
+                b.env("PWD", cwd);
+            }
+        }
+        b.wall_clock(CoarseWallClock::new(self.cfg.clock_resolution));
+        b.monotonic_clock(CoarseMonotonicClock::new(self.cfg.clock_resolution));
+        // No network: deny TCP, UDP and name lookup outright (the default already denies every
+        // address; this removes the socket surface itself). Preview1 has no socket creation.
+        b.allow_tcp(false);
+        b.allow_udp(false);
+        b.allow_ip_name_lookup(false);
+        match stdio.stdin {
+            Some(f) => b.stdin(InputFile::new(f)),
+            None => b.inherit_stdin(),
+        };
+        match stdio.stdout {
+            Some(f) => b.stdout(OutputFile::new(f)),
+            None => b.inherit_stdout(),
+        };
+        match stdio.stderr {
+            Some(f) => b.stderr(OutputFile::new(f)),
+            None => b.inherit_stderr(),
+        };
+        for p in &guest.preopens {
+            let perms = if p.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            b.preopened_dir(&p.host, &p.guest, perms)
+                .map_err(|e| WasmError::Preopen {
+                    host: p.host.clone(),
+                    guest: p.guest.clone(),
+                    cause: one_line(&e),
+                })?;
+        }
+        Ok(b)
+    }
+
+    fn p1_linker(&self) -> Result<&Linker<P1State>, WasmError> {
+        self.p1_linker
+            .get_or_init(|| {
+                let mut linker = Linker::new(&self.engine);
+                wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut P1State| &mut s.wasi)
+                    .map_err(|e| one_line(&e))?;
+                Ok(linker)
+            })
+            .as_ref()
+            .map_err(|cause| WasmError::Engine {
+                cause: cause.clone(),
+            })
+    }
+
+    fn p2_linker(&self) -> Result<&wasmtime::component::Linker<P2State>, WasmError> {
+        self.p2_linker
+            .get_or_init(|| {
+                let mut linker = wasmtime::component::Linker::new(&self.engine);
+                wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| one_line(&e))?;
+                Ok(linker)
+            })
+            .as_ref()
+            .map_err(|cause| WasmError::Engine {
+                cause: cause.clone(),
+            })
+    }
+
+    fn new_store<T: 'static>(
+        &self,
+        data: T,
+        limits: fn(&mut T) -> &mut dyn ResourceLimiter,
+    ) -> Result<Store<T>, WasmError> {
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(limits);
+        if let Some(fuel) = self.cfg.fuel {
+            store.set_fuel(fuel).map_err(|e| WasmError::Engine {
+                cause: one_line(&e),
+            })?;
+        }
+        // The epoch only moves when some guest's timer fires. Each store checks its own
+        // deadline, so a timer of another guest on the same engine never stops this one.
+        let deadline = self.cfg.timeout.map(|t| Instant::now() + t);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| match deadline {
+            Some(d) if Instant::now() >= d => Ok(UpdateDeadline::Interrupt),
+            _ => Ok(UpdateDeadline::Continue(1)),
+        });
+        Ok(store)
+    }
+
+    fn link_module(
+        &self,
+        path: &Path,
+        module: &Module,
+        mut wasi: WasiCtxBuilder,
+    ) -> Result<Ready, WasmError> {
+        let linker = self.p1_linker()?;
+        let data = P1State {
+            wasi: wasi.build_p1(),
+            limits: self.limits(),
+        };
+        let mut store = self.new_store(data, |s| &mut s.limits)?;
+        for import in module.imports() {
+            if linker
+                .get(&mut store, import.module(), import.name())
+                .is_err()
+            {
+                return Err(WasmError::UnknownImport {
+                    path: path.to_path_buf(),
+                    kind: extern_kind(&import.ty()),
+                    module: import.module().to_string(),
+                    name: import.name().to_string(),
+                });
+            }
+        }
+        let pre = linker
+            .instantiate_pre(module)
+            .map_err(|e| WasmError::Link {
+                path: path.to_path_buf(),
+                cause: one_line(&e),
+            })?;
+        match module.get_export("_start") {
+            Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
+            Some(_) => {
+                return Err(WasmError::NotCommand {
+                    path: path.to_path_buf(),
+                    cause: "export `_start` is not a function of no arguments".into(),
+                })
+            }
+            None => {
+                return Err(WasmError::NotCommand {
+                    path: path.to_path_buf(),
+                    cause: "no `_start` export".into(),
+                })
+            }
+        }
+        Ok(Ready::Module { store, pre })
+    }
+
+    fn link_component(
+        &self,
+        path: &Path,
+        component: &Component,
+        mut wasi: WasiCtxBuilder,
+    ) -> Result<Ready, WasmError> {
+        let linker = self.p2_linker()?;
+        let data = P2State {
+            ctx: wasi.build(),
+            table: ResourceTable::new(),
+            limits: self.limits(),
+        };
+        let store = self.new_store(data, |s| &mut s.limits)?;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| WasmError::Link {
+                path: path.to_path_buf(),
+                cause: one_line(&e),
+            })?;
+        let pre = CommandPre::new(pre).map_err(|e| WasmError::NotCommand {
+            path: path.to_path_buf(),
+            cause: one_line(&e),
+        })?;
+        Ok(Ready::Component { store, pre })
+    }
+}
+
+impl Prepared {
+    /// Whether the compiled code came from the cache or was compiled by this `prepare`.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.cache_outcome
+    }
+
+    /// Runs the guest to completion on this thread and says how it ended. Never panics on guest
+    /// behaviour; the caller prints `reason()` and exits with `exit_code()`.
+    pub fn run(self) -> Outcome {
+        let _watchdog = match self.timeout {
+            Some(limit) => match start_watchdog(&self.engine, limit) {
+                Ok(w) => Some(w),
+                // Fail closed: no timer means no timeout, so do not start the guest.
+                Err(e) => return Outcome::Trap(format!("cannot start the timeout timer: {e}")),
+            },
+            None => None,
+        };
+        let result = match self.ready {
+            Ready::Module { mut store, pre } => (|| {
+                let instance = pre.instantiate(&mut store)?;
+                let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                start.call(&mut store, ())
+            })(),
+            Ready::Component { mut store, pre } => (|| {
+                let command = pre.instantiate(&mut store)?;
+                match command.wasi_cli_run().call_run(&mut store)? {
+                    Ok(()) => Ok(()),
+                    Err(()) => Err(I32Exit(1).into()),
+                }
+            })(),
+        };
+        classify_end(result, self.timeout, self.fuel)
+    }
+}
+
+fn classify_end(
+    result: wasmtime::Result<()>,
+    timeout: Option<Duration>,
+    fuel: Option<u64>,
+) -> Outcome {
+    let err = match result {
+        Ok(()) => return Outcome::Exited(0),
+        Err(e) => e,
+    };
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return Outcome::Exited(exit.0);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Outcome::Timeout {
+            limit: timeout.unwrap_or_default(),
+        },
+        Some(Trap::OutOfFuel) => Outcome::FuelExhausted {
+            budget: fuel.unwrap_or_default(),
+        },
+        // wasmtime's Display is "wasm trap: <message>"; keep only the message.
+        Some(trap) => {
+            let msg = trap.to_string();
+            Outcome::Trap(msg.strip_prefix("wasm trap: ").unwrap_or(&msg).to_string())
+        }
+        None => Outcome::Trap(one_line(&err)),
+    }
+}
+
+fn extern_kind(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "function",
+        ExternType::Global(_) => "global",
+        ExternType::Table(_) => "table",
+        ExternType::Memory(_) => "memory",
+        ExternType::Tag(_) => "tag",
+    }
+}
+
+/// Reads the module and checks the magic before anything parses it.
+fn read_module(path: &Path) -> Result<Vec<u8>, WasmError> {
+    let bytes = std::fs::read(path).map_err(|source| WasmError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !is_wasm(&bytes) {
+        return Err(WasmError::NotWasm {
+            path: path.to_path_buf(),
+        });
+    }
+    if bytes.len() < 8 {
+        return Err(WasmError::Truncated {
+            path: path.to_path_buf(),
+            cause: "header shorter than 8 bytes".into(),
+        });
+    }
+    Ok(bytes)
+}
+
+fn classify(bytes: &[u8]) -> Kind {
+    // The preamble is `\0asm`, a u16 version and a u16 layer: layer 0 = core module,
+    // layer 1 = component (what `wasmparser::Parser::is_component` checks).
+    if bytes.get(6..8) == Some(&[1, 0]) {
+        Kind::Component
+    } else {
+        Kind::Module
+    }
+}
