@@ -154,6 +154,11 @@ enum Command {
     },
     /// Print the OCI features this runtime supports.
     Features,
+    /// Compile wasm modules into the node's module cache ahead of time.
+    Precompile {
+        #[arg(required = true)]
+        modules: Vec<PathBuf>,
+    },
     /// Write a default config.json into the bundle directory.
     Spec {
         #[arg(long, short = 'b', default_value = ".")]
@@ -272,6 +277,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Pause { id } => rt.pause(&id)?,
         Command::Resume { id } => rt.resume(&id)?,
         Command::Update { resources, id } => rt.update(&id, &resources)?,
+        Command::Precompile { modules } => {
+            for (module, compiled) in rt.precompile(&modules)? {
+                println!("{} {}", if compiled { "compiled" } else { "cached" }, module.display());
+            }
+        }
         Command::Features | Command::Spec { .. } => unreachable!("handled above"),
     }
     Ok(0)

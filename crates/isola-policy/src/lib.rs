@@ -8,8 +8,10 @@ pub mod mode;
 pub mod node;
 pub mod plan;
 pub mod seccomp;
+pub mod wasm;
 
 pub use id::validate_id;
 pub use mode::{Mode, WasmSelection};
 pub use node::NodeConfig;
+pub use wasm::WasmPlan;
 pub use plan::{plan_container, plan_exec_process, Clamp, HostFacts, Plan, PolicyError};

@@ -10,7 +10,8 @@ use oci_spec::runtime::{
     Capabilities, Capability, LinuxCapabilities, LinuxNamespaceType, Process, Spec,
 };
 
-use crate::mode::{self, WasmSelection};
+use crate::mode::{self, Mode, WasmSelection};
+use crate::wasm::{plan_wasm, WasmPlan, SERVICE_ACCOUNT_DIRS};
 use crate::node::NodeConfig;
 use crate::{caps, seccomp};
 
@@ -44,6 +45,9 @@ pub struct HostFacts {
     pub oom_score_adj: i32,
     /// The rootfs after resolving the bundle-relative path and every symlink.
     pub rootfs: PathBuf,
+    /// Whether `process.args[0]` inside the rootfs starts with `\0asm` (read only when the
+    /// annotations ask for a `-smart` selection).
+    pub entrypoint_is_wasm: bool,
 }
 
 /// A validated container: the spec to run, the layer to run it in, and what was changed.
@@ -51,6 +55,10 @@ pub struct HostFacts {
 pub struct Plan {
     pub spec: Spec,
     pub selection: WasmSelection,
+    /// The layer it runs in.
+    pub mode: Mode,
+    /// Wasm sandbox settings when `mode` is wasm.
+    pub wasm: Option<WasmPlan>,
     pub clamps: Vec<Clamp>,
 }
 
@@ -121,7 +129,37 @@ pub fn plan_container(
         linux.set_readonly_paths(Some(oci_spec::runtime::get_default_readonly_paths()));
         clamps.push(Clamp("readonlyPaths: the spec has none; applied the default list".into()));
     }
-    Ok(Plan { spec, selection, clamps })
+    let mode = selection.resolve(|| host.entrypoint_is_wasm);
+    let wasm = if mode == Mode::Wasm {
+        let annotations = spec.annotations().clone().unwrap_or_default();
+        let memory_limit = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.memory().as_ref())
+            .and_then(|m| m.limit())
+            .and_then(|l| u64::try_from(l).ok());
+        let (plan, wasm_clamps) = plan_wasm(&annotations, memory_limit, node).map_err(PolicyError::Invalid)?;
+        clamps.extend(wasm_clamps.into_iter().map(Clamp));
+        if !plan.expose_service_account {
+            hide_service_account(&mut spec, &mut clamps);
+        }
+        Some(plan)
+    } else {
+        None
+    };
+    Ok(Plan { spec, selection, mode, wasm, clamps })
+}
+
+/// Drops the service-account token mount: a wasm guest does not get it unless asked for.
+fn hide_service_account(spec: &mut Spec, clamps: &mut Vec<Clamp>) {
+    if let Some(mounts) = spec.mounts_mut() {
+        let before = mounts.len();
+        mounts.retain(|m| !SERVICE_ACCOUNT_DIRS.iter().any(|d| m.destination().starts_with(d)));
+        if mounts.len() != before {
+            clamps.push(Clamp("wasm: service-account token mount hidden from the guest".into()));
+        }
+    }
 }
 
 /// Clamps the process of an `exec` (same rules as the container's own process).
@@ -271,7 +309,7 @@ mod tests {
             })
             .chain([Capability::SysAdmin, Capability::NetRaw, Capability::SysPtrace])
             .collect();
-        HostFacts { bounding: all, oom_score_adj: 0, rootfs: PathBuf::from("/bundle/rootfs") }
+        HostFacts { bounding: all, oom_score_adj: 0, rootfs: PathBuf::from("/bundle/rootfs"), entrypoint_is_wasm: false }
     }
 
     fn spec() -> Spec {
@@ -295,6 +333,40 @@ mod tests {
         assert!(p.clamps.iter().any(|c| c.0.contains("noNewPrivileges")));
         assert!(p.clamps.iter().any(|c| c.0.contains("seccomp")));
         assert_eq!(p.selection, WasmSelection::Linux);
+        assert_eq!(p.mode, Mode::Linux);
+        assert!(p.wasm.is_none());
+    }
+
+    #[test]
+    fn wasm_mode_plans_the_sandbox_and_hides_the_token() {
+        let mut s = spec();
+        s.set_annotations(Some([("module.wasm.image/variant".to_string(), "compat".to_string())].into()));
+        let mut m = oci_spec::runtime::Mount::default();
+        m.set_destination("/var/run/secrets/kubernetes.io/serviceaccount".into());
+        m.set_source(Some("/host/token".into()));
+        s.set_mounts(Some(vec![m]));
+        let p = plan_container("c", s.clone(), Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
+        assert_eq!(p.mode, Mode::Wasm);
+        assert!(p.wasm.is_some());
+        assert!(p.spec.mounts().as_ref().unwrap().is_empty());
+
+        let mut annotations = s.annotations().clone().unwrap();
+        annotations.insert("io.isola.wasm.expose-service-account".into(), "true".into());
+        s.set_annotations(Some(annotations));
+        let p = plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
+        assert_eq!(p.spec.mounts().as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn smart_selection_follows_the_entrypoint() {
+        let mut s = spec();
+        s.set_annotations(Some([("run.oci.handler".to_string(), "wasm-smart".to_string())].into()));
+        let p = plan_container("c", s.clone(), Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
+        assert_eq!(p.mode, Mode::Linux);
+        let mut h = host();
+        h.entrypoint_is_wasm = true;
+        let p = plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &h).unwrap();
+        assert_eq!(p.mode, Mode::Wasm);
     }
 
     #[test]

@@ -13,7 +13,9 @@ use oci_spec::runtime::Spec;
 
 use crate::error::{RuntimeError, Step};
 use crate::state::{write_atomic, Record};
+use crate::wasm::{self, WasmExecutor};
 use crate::Runtime;
+use std::rc::Rc;
 
 /// Options of `create` and `run`.
 #[derive(Debug, Clone, Default)]
@@ -66,26 +68,45 @@ impl Runtime {
             .map_err(|e| RuntimeError::new(id, "read bundle", format!("{}: {e}", args.bundle.display())))?;
         let spec = load_spec(&bundle).step(id, "read bundle")?;
         let root_path = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
+        let rootfs = host::resolve_rootfs(&bundle, &root_path).step(id, "rootfs")?;
+        let smart = isola_policy::mode::select(&spec.annotations().clone().unwrap_or_default())
+            .is_ok_and(|s| s == isola_policy::WasmSelection::Smart);
         let host = HostFacts {
             bounding: host::bounding_set().step(id, "host facts")?,
             oom_score_adj: host::oom_score_adj(),
-            rootfs: host::resolve_rootfs(&bundle, &root_path).step(id, "rootfs")?,
+            entrypoint_is_wasm: smart && entrypoint(&spec, &rootfs).is_some_and(|p| host::is_wasm_file(&rootfs, &p)),
+            rootfs,
         };
         let plan = plan_container(id, spec, &bundle, &self.node, &host).step(id, "policy")?;
         for clamp in &plan.clamps {
             tracing::info!(id, "policy clamp: {clamp}");
         }
-        let mode = plan.selection.resolve(|| entrypoint_is_wasm(&plan.spec, &host.rootfs));
-        if mode == Mode::Wasm {
-            return Err(RuntimeError::new(id, "create", "wasm workloads are not supported by this build yet"));
-        }
+        // A wasm module is loaded and linked now, before anything exists to clean up.
+        let workload = match &plan.wasm {
+            Some(wasm_plan) => Workload::Wasm(self.load_module(id, wasm_plan, &plan.spec, &host.rootfs)?),
+            None => Workload::Linux,
+        };
 
         let dir = self.claim(id)?;
-        let result = self.build(id, &dir, args, &plan.spec, mode, &bundle, detach);
+        let result = self.build(id, &dir, args, &plan.spec, plan.mode, &bundle, detach, workload);
         if result.is_err() {
             self.undo_create(id, &plan.spec);
         }
         result
+    }
+
+    fn load_module(&self, id: &str, plan: &isola_policy::WasmPlan, spec: &Spec, rootfs: &Path) -> Result<WasmExecutor, RuntimeError> {
+        let module = entrypoint(spec, rootfs)
+            .ok_or_else(|| RuntimeError::new(id, "wasm module", "process.args[0] is not a file in the rootfs"))?;
+        let mut bytes = Vec::new();
+        use std::io::Read;
+        host::open_in_root(rootfs, &module)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| RuntimeError::new(id, "wasm module", format!("{}: {e}", module.display())))?;
+        let sandbox = wasm::sandbox(plan).step(id, "wasm engine")?;
+        let loaded = sandbox.load_bytes(&module, bytes).step(id, "wasm module")?;
+        tracing::debug!(id, cache = ?loaded.cache_outcome(), "wasm module loaded");
+        Ok(WasmExecutor { sandbox: Rc::new(sandbox), loaded: Rc::new(loaded) })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -98,6 +119,7 @@ impl Runtime {
         mode: Mode,
         bundle: &Path,
         detach: bool,
+        workload: Workload,
     ) -> Result<i32, RuntimeError> {
         // A cacheable seccomp profile is compiled (or fetched) here and installed by the
         // executor; libcontainer gets the spec without it, so it does not compile it again.
@@ -131,8 +153,11 @@ impl Runtime {
             systemd: self.systemd_cgroup,
             detach,
         };
-        let executor = FilteredExecutor { filter, inner: DefaultExecutor {} };
-        let c = container::create(&opts, executor).step(id, "create container")?;
+        let c = match workload {
+            Workload::Linux => container::create(&opts, FilteredExecutor { filter, inner: DefaultExecutor {} }),
+            Workload::Wasm(wasm) => container::create(&opts, FilteredExecutor { filter, inner: wasm }),
+        }
+        .step(id, "create container")?;
         c.pid().map(|p| p.as_raw()).ok_or_else(|| RuntimeError::new(id, "create container", "no init pid recorded"))
     }
 
@@ -160,10 +185,16 @@ pub(crate) fn load_spec(bundle: &Path) -> Result<Spec, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn entrypoint_is_wasm(spec: &Spec, rootfs: &Path) -> bool {
-    let Some(process) = spec.process().as_ref() else { return false };
-    let Some(arg0) = process.args().as_ref().and_then(|a| a.first()) else { return false };
+/// The workload a container runs.
+enum Workload {
+    Linux,
+    Wasm(WasmExecutor),
+}
+
+/// `process.args[0]` found inside the rootfs (PATH lookup for bare names).
+fn entrypoint(spec: &Spec, rootfs: &Path) -> Option<PathBuf> {
+    let process = spec.process().as_ref()?;
+    let arg0 = process.args().as_ref().and_then(|a| a.first())?;
     let env = process.env().clone().unwrap_or_default();
     host::resolve_entrypoint(rootfs, arg0, &env, process.cwd())
-        .is_some_and(|p| host::is_wasm_file(rootfs, &p))
 }

@@ -60,6 +60,7 @@ impl Runtime {
             bounding: host::bounding_set().step(id, "host facts")?,
             oom_score_adj: host::oom_score_adj(),
             rootfs: PathBuf::new(),
+            entrypoint_is_wasm: false,
         };
         let (process, clamps) = plan_exec_process(process, &self.node, &facts).step(id, "policy")?;
         for clamp in &clamps {

@@ -10,6 +10,7 @@ mod features;
 mod inspect;
 mod signal;
 pub mod state;
+mod wasm;
 
 pub use create::CreateArgs;
 pub use error::RuntimeError;
@@ -44,5 +45,25 @@ impl Runtime {
             ));
         }
         Ok(Self { root, node, systemd_cgroup })
+    }
+}
+
+impl Runtime {
+    /// `precompile`: fills the module cache for modules a node will run (node warm-up), with the
+    /// node's default wasm settings. A container whose annotations change the engine (a fuel
+    /// budget) compiles its own artifact on first start.
+    pub fn precompile(&self, modules: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, RuntimeError> {
+        let (plan, _) = isola_policy::wasm::plan_wasm(&Default::default(), None, &self.node)
+            .map_err(|e| RuntimeError::global("precompile", e))?;
+        let sandbox = wasm::sandbox(&plan).map_err(|e| RuntimeError::global("precompile", e))?;
+        modules
+            .iter()
+            .map(|m| {
+                sandbox
+                    .precompile(m)
+                    .map(|o| (m.clone(), o == isola_wasm::CacheOutcome::Compiled))
+                    .map_err(|e| RuntimeError::global("precompile", e.to_string()))
+            })
+            .collect()
     }
 }

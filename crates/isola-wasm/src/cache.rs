@@ -159,7 +159,7 @@ impl ModuleCache {
             Kind::Component => engine.precompile_component(bytes),
         }
         .map_err(|e| compile_error(module_path, &e))?;
-        write_atomically(&artifact, &serialized)?;
+        write_atomically(&artifact, &seal(&serialized))?;
         tracing::info!(
             module = %module_path.display(),
             artifact = %artifact.display(),
@@ -273,18 +273,22 @@ fn try_load(engine: &Engine, path: &Path, kind: Kind) -> Option<Artifact> {
     // artifacts are only ever created by `write_atomically` from `Engine::precompile_*` output,
     // so a partially written file is never visible under the final name. The name binds the
     // artifact to sha256(module bytes) and the engine fingerprint.
+    let mut file = file;
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    if let Err(e) = file.read_to_end(&mut buf) {
+        discard(path, &format!("cannot read: {e}"));
+        return None;
+    }
+    // The checks above stop other users; the seal stops corruption (a torn disk write, a bit
+    // flip, an edit by someone with root): the bytes deserialized are the bytes hashed.
+    let Some(code) = unseal(&buf) else {
+        discard(path, "its seal (sha256 of the compiled code) does not match");
+        return None;
+    };
     let loaded = unsafe {
         match kind {
-            Kind::Module => Module::deserialize_open_file(engine, file).map(Artifact::Module),
-            Kind::Component => {
-                let mut file = file;
-                let mut buf = Vec::with_capacity(meta.len() as usize);
-                if let Err(e) = file.read_to_end(&mut buf) {
-                    discard(path, &format!("cannot read: {e}"));
-                    return None;
-                }
-                Component::deserialize(engine, &buf).map(Artifact::Component)
-            }
+            Kind::Module => Module::deserialize(engine, code).map(Artifact::Module),
+            Kind::Component => Component::deserialize(engine, code).map(Artifact::Component),
         }
     };
     match loaded {
@@ -294,6 +298,27 @@ fn try_load(engine: &Engine, path: &Path, kind: Kind) -> Option<Artifact> {
             None
         }
     }
+}
+
+/// Marks the end of a sealed artifact: `code ++ SEAL_MAGIC ++ sha256(code)`.
+const SEAL_MAGIC: &[u8; 8] = b"ISOLASUM";
+
+/// Appends the seal to compiled code.
+fn seal(code: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::with_capacity(code.len() + 40);
+    out.extend_from_slice(code);
+    out.extend_from_slice(SEAL_MAGIC);
+    out.extend_from_slice(&Sha256::digest(code));
+    out
+}
+
+/// The compiled code of a sealed artifact, if its seal matches.
+fn unseal(buf: &[u8]) -> Option<&[u8]> {
+    use sha2::{Digest, Sha256};
+    let n = buf.len().checked_sub(40)?;
+    let (code, trailer) = buf.split_at(n);
+    (&trailer[..8] == SEAL_MAGIC && trailer[8..] == Sha256::digest(code)[..]).then_some(code)
 }
 
 /// Holds the per-key lock until dropped (closing the fd releases the flock).

@@ -70,7 +70,7 @@ pub use cache::{CacheOutcome, ModuleCache};
 pub use clock::{CoarseMonotonicClock, CoarseWallClock};
 pub use engine::Allocator;
 pub use error::WasmError;
-pub use sandbox::{is_wasm, Outcome, Prepared, Sandbox, EXIT_FUEL, EXIT_TIMEOUT, EXIT_TRAP};
+pub use sandbox::{is_wasm, Loaded, Outcome, Prepared, Sandbox, EXIT_FUEL, EXIT_TIMEOUT, EXIT_TRAP};
 
 /// Limits and knobs of the sandbox, from annotations and node defaults (the runtime fills it).
 #[derive(Debug, Clone, PartialEq, Eq)]

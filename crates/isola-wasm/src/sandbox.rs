@@ -116,6 +116,27 @@ pub struct Prepared {
     cache_outcome: CacheOutcome,
 }
 
+/// A guest binary that is loaded (from the cache or compiled) and linked against WASI, but has
+/// no WASI context yet. The runtime loads in the host process, then starts the guest inside
+/// the container (after `pivot_root`), where the preopens are opened.
+pub struct Loaded {
+    path: std::path::PathBuf,
+    pre: LoadedPre,
+    cache_outcome: CacheOutcome,
+}
+
+enum LoadedPre {
+    Module(InstancePre<P1State>),
+    Component(CommandPre<P2State>),
+}
+
+impl Loaded {
+    /// Whether the compiled code came from the cache or was compiled by this load.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.cache_outcome
+    }
+}
+
 enum Ready {
     Module {
         store: Store<P1State>,
@@ -168,24 +189,56 @@ impl Sandbox {
         guest: &Guest,
         stdio: GuestStdio,
     ) -> Result<Prepared, WasmError> {
-        let path = guest.module.as_path();
-        let bytes = read_module(path)?;
+        let loaded = self.load(&guest.module)?;
+        self.start(&loaded, guest, stdio)
+    }
+
+    /// Reads, loads (cache or compile) and links a module file. Every format and link error is
+    /// returned here, before any guest state exists.
+    pub fn load(&self, module: &Path) -> Result<Loaded, WasmError> {
+        let bytes = read_module(module)?;
+        self.load_bytes(module, bytes)
+    }
+
+    /// As [`Sandbox::load`] for bytes the caller read itself (`label` names them in errors).
+    pub fn load_bytes(&self, label: &Path, bytes: Vec<u8>) -> Result<Loaded, WasmError> {
+        check_header(label, &bytes)?;
         let kind = classify(&bytes);
         let (artifact, cache_outcome) =
             self.cache
-                .load_or_compile(&self.engine, &self.fingerprint, path, &bytes, kind)?;
+                .load_or_compile(&self.engine, &self.fingerprint, label, &bytes, kind)?;
         drop(bytes);
-        let wasi = self.wasi_builder(guest, stdio)?;
-        let ready = match artifact {
-            Artifact::Module(module) => self.link_module(path, &module, wasi)?,
-            Artifact::Component(component) => self.link_component(path, &component, wasi)?,
+        let pre = match artifact {
+            Artifact::Module(module) => LoadedPre::Module(self.link_module(label, &module)?),
+            Artifact::Component(component) => {
+                LoadedPre::Component(self.link_component(label, &component)?)
+            }
         };
+        Ok(Loaded { path: label.to_path_buf(), pre, cache_outcome })
+    }
+
+    /// Builds the guest's WASI context (opening its preopens) and store for a loaded binary.
+    pub fn start(&self, loaded: &Loaded, guest: &Guest, stdio: GuestStdio) -> Result<Prepared, WasmError> {
+        let mut wasi = self.wasi_builder(guest, stdio)?;
+        let ready = match &loaded.pre {
+            LoadedPre::Module(pre) => {
+                let data = P1State { wasi: wasi.build_p1(), limits: self.limits() };
+                let store = self.new_store(data, |s| &mut s.limits)?;
+                Ready::Module { store, pre: pre.clone() }
+            }
+            LoadedPre::Component(pre) => {
+                let data = P2State { ctx: wasi.build(), table: ResourceTable::new(), limits: self.limits() };
+                let store = self.new_store(data, |s| &mut s.limits)?;
+                Ready::Component { store, pre: pre.clone() }
+            }
+        };
+        let _ = &loaded.path;
         Ok(Prepared {
             ready,
             engine: self.engine.clone(),
             timeout: self.cfg.timeout,
             fuel: self.cfg.fuel,
-            cache_outcome,
+            cache_outcome: loaded.cache_outcome,
         })
     }
 
@@ -310,18 +363,14 @@ impl Sandbox {
         Ok(store)
     }
 
-    fn link_module(
-        &self,
-        path: &Path,
-        module: &Module,
-        mut wasi: WasiCtxBuilder,
-    ) -> Result<Ready, WasmError> {
+    fn link_module(&self, path: &Path, module: &Module) -> Result<InstancePre<P1State>, WasmError> {
         let linker = self.p1_linker()?;
+        // A scratch store (empty WASI context) only to look imports up by name.
         let data = P1State {
-            wasi: wasi.build_p1(),
+            wasi: WasiCtxBuilder::new().build_p1(),
             limits: self.limits(),
         };
-        let mut store = self.new_store(data, |s| &mut s.limits)?;
+        let mut store = Store::new(&self.engine, data);
         for import in module.imports() {
             if linker
                 .get(&mut store, import.module(), import.name())
@@ -356,22 +405,11 @@ impl Sandbox {
                 })
             }
         }
-        Ok(Ready::Module { store, pre })
+        Ok(pre)
     }
 
-    fn link_component(
-        &self,
-        path: &Path,
-        component: &Component,
-        mut wasi: WasiCtxBuilder,
-    ) -> Result<Ready, WasmError> {
+    fn link_component(&self, path: &Path, component: &Component) -> Result<CommandPre<P2State>, WasmError> {
         let linker = self.p2_linker()?;
-        let data = P2State {
-            ctx: wasi.build(),
-            table: ResourceTable::new(),
-            limits: self.limits(),
-        };
-        let store = self.new_store(data, |s| &mut s.limits)?;
         let pre = linker
             .instantiate_pre(component)
             .map_err(|e| WasmError::Link {
@@ -382,7 +420,7 @@ impl Sandbox {
             path: path.to_path_buf(),
             cause: one_line(&e),
         })?;
-        Ok(Ready::Component { store, pre })
+        Ok(pre)
     }
 }
 
@@ -465,7 +503,13 @@ fn read_module(path: &Path) -> Result<Vec<u8>, WasmError> {
         path: path.to_path_buf(),
         source,
     })?;
-    if !is_wasm(&bytes) {
+    check_header(path, &bytes)?;
+    Ok(bytes)
+}
+
+/// Checks the magic and the minimal header length before anything parses the bytes.
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), WasmError> {
+    if !is_wasm(bytes) {
         return Err(WasmError::NotWasm {
             path: path.to_path_buf(),
         });
@@ -476,7 +520,7 @@ fn read_module(path: &Path) -> Result<Vec<u8>, WasmError> {
             cause: "header shorter than 8 bytes".into(),
         });
     }
-    Ok(bytes)
+    Ok(())
 }
 
 fn classify(bytes: &[u8]) -> Kind {

@@ -211,3 +211,56 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// Compiles a C fixture to a wasm32-wasi module (cached per test process).
+pub fn wasm_payload(name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.c"));
+    let out_dir = std::env::temp_dir().join(format!("isola-it-payloads-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(format!("{name}.wasm"));
+    if !out.exists() {
+        let tmp = out.with_extension(format!("tmp{}", COUNTER.fetch_add(1, Ordering::SeqCst)));
+        let status = Command::new("clang")
+            .args(["--target=wasm32-wasi", "-O2", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .status()
+            .expect("clang is installed");
+        assert!(status.success(), "compiling {} for wasm32-wasi (apt-get install wasi-libc libclang-rt-dev-wasm32 lld)", src.display());
+        std::fs::rename(&tmp, &out).unwrap();
+    }
+    out
+}
+
+impl World {
+    /// A node policy whose module cache lives in this test's world; returns its path.
+    pub fn wasm_policy(&self) -> PathBuf {
+        let path = self.scratch.join("policy.toml");
+        if !path.exists() {
+            let cache = self.scratch.join("module-cache");
+            std::fs::write(&path, format!("[wasm]\nmodule-cache = \"{}\"\n", cache.display())).unwrap();
+        }
+        path
+    }
+
+    /// A bundle whose rootfs holds `module` at /app/guest.wasm, annotated to run as wasm.
+    pub fn wasm_bundle(&self, name: &str, module: &Path, args: &[&str], edit: impl FnOnce(&mut Value)) -> PathBuf {
+        let mut argv = vec!["/app/guest.wasm"];
+        argv.extend_from_slice(args);
+        let dir = self.bundle(name, &argv, |c| {
+            c["annotations"] = serde_json::json!({"module.wasm.image/variant": "compat"});
+            edit(c)
+        });
+        std::fs::create_dir_all(dir.join("rootfs/app")).unwrap();
+        std::fs::copy(module, dir.join("rootfs/app/guest.wasm")).unwrap();
+        dir
+    }
+
+    /// `isola --config <wasm policy> ARGS...`
+    pub fn run_wasm(&self, args: &[&str]) -> Output {
+        let policy = self.wasm_policy();
+        let mut full = vec!["--config", policy.to_str().unwrap()];
+        full.extend_from_slice(args);
+        self.run(&full)
+    }
+}

@@ -1,0 +1,147 @@
+//! The wasm sandbox settings of one container: node defaults overridden by `io.isola.wasm.*`
+//! annotations, checked strictly (an unknown key or a bad number is an error, never ignored).
+
+use std::collections::HashMap;
+
+use crate::node::NodeConfig;
+
+/// Prefix of isola's wasm annotations.
+pub const PREFIX: &str = "io.isola.wasm.";
+
+/// Where the Kubernetes service-account token is mounted.
+pub const SERVICE_ACCOUNT_DIRS: &[&str] = &[
+    "/var/run/secrets/kubernetes.io/serviceaccount",
+    "/run/secrets/kubernetes.io/serviceaccount",
+];
+
+/// Validated wasm settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WasmPlan {
+    /// Bytes of linear memory per memory.
+    pub max_memory: u64,
+    /// Wall-clock limit.
+    pub timeout_ms: Option<u64>,
+    /// Instruction budget.
+    pub fuel: Option<u64>,
+    /// Resolution of every guest clock.
+    pub clock_resolution_ns: u64,
+    /// Whether the guest may see the service-account token mount.
+    pub expose_service_account: bool,
+    /// Directory of the compiled-module cache.
+    pub module_cache: String,
+}
+
+fn number(key: &str, value: &str) -> Result<u64, String> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("annotation {key}={value:?} is not a non-negative integer"))
+}
+
+/// Computes the settings. `memory_limit` is the container's cgroup memory limit, if any:
+/// linear memory defaults to it and never exceeds it.
+pub fn plan_wasm(
+    annotations: &HashMap<String, String>,
+    memory_limit: Option<u64>,
+    node: &NodeConfig,
+) -> Result<(WasmPlan, Vec<String>), String> {
+    let d = &node.wasm;
+    let mut plan = WasmPlan {
+        max_memory: memory_limit.unwrap_or(d.max_memory),
+        timeout_ms: (d.timeout_ms > 0).then_some(d.timeout_ms),
+        fuel: (d.fuel > 0).then_some(d.fuel),
+        clock_resolution_ns: d.clock_resolution_ns,
+        expose_service_account: false,
+        module_cache: d.module_cache.clone(),
+    };
+    let mut clamps = Vec::new();
+    let mut keys: Vec<_> = annotations.keys().filter(|k| k.starts_with(PREFIX)).collect();
+    keys.sort();
+    for key in keys {
+        let value = &annotations[key];
+        match &key[PREFIX.len()..] {
+            "max-memory" => plan.max_memory = number(key, value)?,
+            "timeout-ms" => plan.timeout_ms = Some(number(key, value)?).filter(|v| *v > 0),
+            "fuel" => plan.fuel = Some(number(key, value)?).filter(|v| *v > 0),
+            "clock-resolution-ns" => plan.clock_resolution_ns = number(key, value)?,
+            "expose-service-account" => {
+                plan.expose_service_account = match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    other => return Err(format!("annotation {key}={other:?} is not \"true\" or \"false\"")),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown annotation {PREFIX}{other} (known: max-memory, timeout-ms, fuel, clock-resolution-ns, expose-service-account)"
+                ))
+            }
+        }
+    }
+    if let Some(limit) = memory_limit {
+        if plan.max_memory > limit {
+            clamps.push(format!(
+                "wasm max-memory {} is above the container's memory limit; lowered to {limit}",
+                plan.max_memory
+            ));
+            plan.max_memory = limit;
+        }
+    }
+    if plan.clock_resolution_ns == 0 {
+        plan.clock_resolution_ns = 1;
+    }
+    Ok((plan, clamps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ann(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn node_defaults_apply_without_annotations() {
+        let (p, _) = plan_wasm(&ann(&[]), None, &NodeConfig::default()).unwrap();
+        assert_eq!(p.max_memory, 256 << 20);
+        assert_eq!(p.timeout_ms, None);
+        assert!(!p.expose_service_account);
+    }
+
+    #[test]
+    fn memory_defaults_to_the_cgroup_limit_and_never_exceeds_it() {
+        let (p, _) = plan_wasm(&ann(&[]), Some(64 << 20), &NodeConfig::default()).unwrap();
+        assert_eq!(p.max_memory, 64 << 20);
+        let (p, clamps) = plan_wasm(&ann(&[("io.isola.wasm.max-memory", "999999999999")]), Some(64 << 20), &NodeConfig::default()).unwrap();
+        assert_eq!(p.max_memory, 64 << 20);
+        assert_eq!(clamps.len(), 1);
+    }
+
+    #[test]
+    fn annotations_override_defaults() {
+        let a = ann(&[
+            ("io.isola.wasm.max-memory", "1048576"),
+            ("io.isola.wasm.timeout-ms", "500"),
+            ("io.isola.wasm.fuel", "1000"),
+            ("io.isola.wasm.clock-resolution-ns", "1000000"),
+            ("io.isola.wasm.expose-service-account", "true"),
+        ]);
+        let (p, _) = plan_wasm(&a, None, &NodeConfig::default()).unwrap();
+        assert_eq!((p.max_memory, p.timeout_ms, p.fuel, p.clock_resolution_ns), (1 << 20, Some(500), Some(1000), 1_000_000));
+        assert!(p.expose_service_account);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_errors() {
+        for (k, v, word) in [
+            ("io.isola.wasm.timeout-ms", "soon", "timeout-ms"),
+            ("io.isola.wasm.max-memory", "-1", "max-memory"),
+            ("io.isola.wasm.expose-service-account", "yes", "expose-service-account"),
+            ("io.isola.wasm.timeout", "5", "unknown annotation"),
+        ] {
+            let err = plan_wasm(&ann(&[(k, v)]), None, &NodeConfig::default()).unwrap_err();
+            assert!(err.contains(word), "{err}");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+/* W-05 (wasm, class P): codegen sandbox-escape regression, CVE-2023-26489
+ * pattern (x86-64 Cranelift folded `base + (idx << 3)` into a 35-bit address
+ * instead of wrapping at 32 bits). Writes a marker at the correctly WRAPPED
+ * address, reads it back via the shift form with idx = 0x20000000 + k
+ * (idx<<3 wraps). CODEGEN:correct (exit 1) = patched; a trap or a different
+ * value (exit 0) = FAIL: the read went outside linear memory. Version gate via
+ * Cargo.lock is the harness's job. Native: same arithmetic as a control (exit 1). */
+#include "common.h"
+#include <stdint.h>
+static uint64_t buf[64];
+__attribute__((noinline)) uint64_t load_shifted(uintptr_t base, volatile uint32_t *idx) {
+  uint32_t off = *idx << 3; /* wraps mod 2^32 in C and in wasm semantics */
+  return *(volatile uint64_t *)(uintptr_t)((uint32_t)base + off);
+}
+int main(void) {
+  uint32_t base = (uint32_t)(uintptr_t)&buf[0];
+  volatile uint32_t idx = 0x20000000u + 8; /* << 3 == 0x1_0000_0040 -> wraps to 0x40 */
+  buf[8] = 0x15014A5A15014A5AULL;
+#ifdef __wasi__
+  uint64_t v = load_shifted(base, &idx);
+#else
+  (void)base;
+  uint64_t v = buf[(uint32_t)(idx << 3) / 8]; /* native analogue of the wrap */
+#endif
+  int ok = v == 0x15014A5A15014A5AULL;
+  printf("CODEGEN:%s value=%#llx\n", ok ? "correct" : "WRONG (35-bit address?)", (unsigned long long)v);
+  return ok ? ATK_BLOCKED : ATK_ACHIEVED;
+}
