@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what isola needs from Debian (idempotent: only missing packages) and builds it.
+# Usage: scripts/setup.sh            (run as root on Debian 12)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  libseccomp-dev pkg-config          # libcontainer links -lseccomp
+  busybox-static                     # rootfs of test and benchmark bundles
+  clang lld wasi-libc libclang-rt-dev-wasm32   # C payloads: static native and wasm32-wasi
+  runc crun hyperfine                # peers of the startup benchmark
+  python3 util-linux procps          # benchmark driver, unshare (crun workaround), pkill
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+cargo build --release --locked -p isola-cli
+echo "setup: built target/release/isola"
