@@ -60,11 +60,13 @@ fn disabled_features() -> WasmFeatures {
 pub(crate) fn engine_config(cfg: &SandboxConfig, allocator: Allocator) -> Config {
     let mut c = Config::new();
 
-    // epoch_interruption — default false. ON: compiled code checks an epoch counter at function
-    // entries and loop back-edges, so a timer thread can stop an infinite loop (wall-clock
-    // timeout). Costs a few % of speed; without it a guest `loop {}` could never be stopped
-    // except by killing the process.
-    c.epoch_interruption(true);
+    // epoch_interruption — default false. ON only when a wall-clock timeout is configured:
+    // compiled code then checks an epoch counter at every function entry and loop back-edge, so
+    // a timer thread can stop an infinite loop. The check costs up to ~2x on call-heavy code
+    // (measured: the lab's recursive regex kernel), so guests without a timeout run without it;
+    // they are still bounded by the container (cgroup CPU quota, `kill`). Like fuel, it changes
+    // the generated code and so the engine fingerprint.
+    c.epoch_interruption(cfg.timeout.is_some());
 
     // consume_fuel — default false. ON only when a budget is configured: every instruction is
     // metered (~10-30% slower), which gives a deterministic instruction limit. Because it changes

@@ -354,12 +354,17 @@ impl Sandbox {
         }
         // The epoch only moves when some guest's timer fires. Each store checks its own
         // deadline, so a timer of another guest on the same engine never stops this one.
-        let deadline = self.cfg.timeout.map(|t| Instant::now() + t);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| match deadline {
-            Some(d) if Instant::now() >= d => Ok(UpdateDeadline::Interrupt),
-            _ => Ok(UpdateDeadline::Continue(1)),
-        });
+        if let Some(timeout) = self.cfg.timeout {
+            let deadline = Instant::now() + timeout;
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if Instant::now() >= deadline {
+                    Ok(UpdateDeadline::Interrupt)
+                } else {
+                    Ok(UpdateDeadline::Continue(1))
+                }
+            });
+        }
         Ok(store)
     }
 
