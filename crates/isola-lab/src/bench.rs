@@ -1,0 +1,493 @@
+//! The benchmark suites (startup, compute, memory, density): warm-up, targets interleaved run by
+//! run, median/p10/p90 over N runs, ratios from medians, the machine recorded. It must never
+//! report a compute figure whose checksum disagrees with native, nor leave a sandbox running.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::attack::progress_bar;
+use crate::bundle::Profile;
+use crate::compile::{c_files, Artifact};
+use crate::lab::Lab;
+use crate::machine;
+use crate::schema::{BenchReport, BenchResult};
+use crate::stats::{round3, summarize};
+use crate::target::{Job, Kind, Running, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    Startup,
+    Compute,
+    Memory,
+    Density,
+}
+
+impl Suite {
+    pub const ALL: [Suite; 4] = [Suite::Startup, Suite::Compute, Suite::Memory, Suite::Density];
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Startup => "startup",
+            Suite::Compute => "compute",
+            Suite::Memory => "memory",
+            Suite::Density => "density",
+        }
+    }
+    pub fn default_targets(self) -> Vec<Kind> {
+        use Kind::*;
+        match self {
+            Suite::Compute => vec![Native, IsolaWasm, Wasmtime],
+            _ => vec![Native, IsolaContainer, IsolaWasm, Runc, Crun, Youki, Wasmtime],
+        }
+    }
+    pub fn default_runs(self) -> usize {
+        match self {
+            Suite::Startup => 20,
+            Suite::Compute => 5,
+            Suite::Memory => 3,
+            Suite::Density => 1,
+        }
+    }
+    pub fn quick_runs(self) -> usize {
+        match self {
+            Suite::Startup => 10,
+            Suite::Compute => 3,
+            Suite::Memory => 2,
+            Suite::Density => 1,
+        }
+    }
+    pub fn full_runs(self) -> usize {
+        match self {
+            Suite::Startup => 50,
+            Suite::Compute => 10,
+            Suite::Memory => 5,
+            Suite::Density => 3,
+        }
+    }
+}
+
+pub struct Options {
+    pub runs: usize,
+    pub density_n: usize,
+    pub only: Vec<String>,
+}
+
+pub fn hello_source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hello.c")
+}
+pub fn idle_source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/idle.c")
+}
+
+/// How an arm treats isola's module cache.
+#[derive(Clone)]
+enum Cache {
+    None,
+    Warm(PathBuf),
+    /// A fresh, empty cache directory for every run.
+    Cold,
+}
+
+/// One (target, variant) column of a benchmark.
+struct Arm {
+    target: Target,
+    variant: Option<&'static str>,
+    cache: Cache,
+    precompiled: Option<PathBuf>,
+    samples: Vec<f64>,
+    error: Option<String>,
+    checksum: Option<String>,
+}
+
+impl Arm {
+    fn new(target: &Target, variant: Option<&'static str>, cache: Cache) -> Self {
+        Arm { target: target.clone(), variant, cache, precompiled: None, samples: vec![], error: None, checksum: None }
+    }
+}
+
+/// A node policy file pointing isola's module cache at `cache` (root-owned, mode 0700, as
+/// isola requires of a cache it will trust).
+fn write_isola_config(dir: &Path, cache: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(cache)?;
+    std::fs::set_permissions(cache, std::fs::Permissions::from_mode(0o700))?;
+    let file = dir.join("isola-config.toml");
+    std::fs::write(&file, format!("[wasm]\nmodule-cache = \"{}\"\n", cache.display()))?;
+    Ok(file)
+}
+
+/// Runs one arm once; returns the wall time in ms, checking exit 0 and `expect` in stdout.
+fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) -> Result<(f64, String)> {
+    let work = lab.run_dir(&format!("bench-{tag}-{}", arm.target.name()))?;
+    let config = match &arm.cache {
+        Cache::None => None,
+        Cache::Warm(dir) => Some(write_isola_config(&work, dir)?),
+        Cache::Cold => Some(write_isola_config(&work, &work.join("cold-cache"))?),
+    };
+    let wasm = arm.precompiled.as_deref().or(art.wasm.as_ref().ok().map(|p| p.as_path()));
+    let job = Job {
+        native: art.native.as_ref().ok().map(|p| p.as_path()),
+        wasm,
+        args: &[],
+        profile: Profile::Plain,
+        timeout,
+        runtime_env: &[],
+        work_dir: &work,
+        isola_config: config.as_deref(),
+        shadow_secret: "bench",
+        precompiled: arm.precompiled.is_some(),
+        safety_cgroup: false,
+        wasm_timeout_ms: 0,
+    };
+    let r = arm.target.run(&job);
+    let _ = std::fs::remove_dir_all(&work);
+    let r = r?;
+    if !r.ok() {
+        let why = String::from_utf8_lossy(&r.stderr).lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+        anyhow::bail!("{:?}: {}", r.ending, why.chars().take(200).collect::<String>());
+    }
+    Ok((r.wall_ms(), String::from_utf8_lossy(&r.stdout).to_string()))
+}
+
+/// Warm-up once per arm, then `runs` rounds with the arms interleaved (A B A B ...).
+fn measure(lab: &Lab, arms: &mut [Arm], art: &Artifact, runs: usize, timeout: Duration, tag: &str, pb: &indicatif::ProgressBar) {
+    for round in 0..=runs {
+        for arm in arms.iter_mut().filter(|a| a.error.is_none() && a.target.missing.is_none()) {
+            pb.set_message(format!("{tag} {}{}", arm.target.name(), arm.variant.map(|v| format!(" ({v})")).unwrap_or_default()));
+            match run_once(lab, arm, art, timeout, tag) {
+                Ok((ms, stdout)) => {
+                    if round > 0 {
+                        arm.samples.push(ms);
+                    }
+                    if let Some(line) = stdout.lines().find(|l| l.starts_with("CHECKSUM:")) {
+                        arm.checksum = Some(line.trim().to_string());
+                    }
+                }
+                Err(e) => arm.error = Some(format!("{e:#}")),
+            }
+            pb.inc(1);
+        }
+    }
+}
+
+fn result_of(benchmark: &str, arm: &Arm) -> BenchResult {
+    let mut r = BenchResult {
+        benchmark: benchmark.to_string(),
+        target: arm.target.name().to_string(),
+        variant: arm.variant.map(str::to_string),
+        runs: arm.samples.len(),
+        checksum: arm.checksum.clone(),
+        ..Default::default()
+    };
+    if let Some(why) = &arm.target.missing {
+        r.error = Some(format!("skipped: {why}"));
+    } else if let Some(e) = &arm.error {
+        r.error = Some(e.clone());
+    } else if !arm.samples.is_empty() {
+        let s = summarize(&arm.samples);
+        r.median_ms = Some(round3(s.median));
+        r.p10_ms = Some(round3(s.p10));
+        r.p90_ms = Some(round3(s.p90));
+    }
+    r
+}
+
+pub fn run(lab: &Lab, suite: Suite, kinds: &[Kind], opts: &Options) -> Result<BenchReport> {
+    let targets = lab.targets(kinds);
+    let results = match suite {
+        Suite::Startup => startup(lab, &targets, opts)?,
+        Suite::Compute => compute(lab, &targets, opts)?,
+        Suite::Memory => memory(lab, &targets, opts)?,
+        Suite::Density => density(lab, &targets, opts)?,
+    };
+    Ok(BenchReport { suite: suite.name().to_string(), machine: machine::describe(&targets), results })
+}
+
+fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResult>> {
+    let builder = lab.builder()?;
+    let art = builder.build_single(&hello_source())?;
+    let warm_cache = lab.work.join("bench-cache/warm");
+    let _ = std::fs::remove_dir_all(&warm_cache);
+    let mut arms = Vec::new();
+    for t in targets {
+        match t.kind {
+            Kind::IsolaWasm => {
+                arms.push(Arm::new(t, Some("warm"), Cache::Warm(warm_cache.clone())));
+                arms.push(Arm::new(t, Some("cold"), Cache::Cold));
+            }
+            Kind::Wasmtime => {
+                arms.push(Arm::new(t, Some("cold"), Cache::None));
+                let mut pre = Arm::new(t, Some("precompiled"), Cache::None);
+                match precompile(t, &art, &lab.work.join("bench-cache")) {
+                    Ok(p) => pre.precompiled = Some(p),
+                    Err(e) => pre.error = Some(format!("wasmtime compile: {e:#}")),
+                }
+                arms.push(pre);
+            }
+            _ => arms.push(Arm::new(t, None, Cache::None)),
+        }
+    }
+    let pb = progress_bar(((opts.runs + 1) * arms.len()) as u64, "startup");
+    measure(lab, &mut arms, &art, opts.runs, Duration::from_secs(30), "hello", &pb);
+    pb.finish_and_clear();
+    Ok(arms.iter().map(|a| result_of("hello", a)).collect())
+}
+
+/// `wasmtime compile` into the bench cache (the CLI's own precompiled path).
+fn precompile(t: &Target, art: &Artifact, dir: &Path) -> Result<PathBuf> {
+    let wasm = art.wasm.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::create_dir_all(dir)?;
+    let out = dir.join("hello.cwasm");
+    let st = std::process::Command::new(&t.binary).arg("compile").arg(wasm).arg("-o").arg(&out).output()?;
+    if !st.status.success() {
+        anyhow::bail!("{}", String::from_utf8_lossy(&st.stderr).trim());
+    }
+    Ok(out)
+}
+
+fn compute(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResult>> {
+    let builder = lab.builder()?;
+    let mut kernels = c_files(&lab.payloads.join("bench"));
+    if !opts.only.is_empty() {
+        kernels.retain(|k| opts.only.iter().any(|o| k.file_stem().is_some_and(|s| s == o.as_str())));
+    }
+    if kernels.is_empty() {
+        anyhow::bail!("no compute kernels in {}", lab.payloads.join("bench").display());
+    }
+    let warm_cache = lab.work.join("bench-cache/compute");
+    let per_kernel = (opts.runs + 1) * targets.len();
+    let pb = progress_bar((kernels.len() * per_kernel) as u64, "compute");
+    let mut out = Vec::new();
+    for k in &kernels {
+        let art = builder.build_single(k)?;
+        let name = art.name.clone();
+        let mut arms: Vec<Arm> = targets
+            .iter()
+            .map(|t| {
+                let cache = if t.kind == Kind::IsolaWasm { Cache::Warm(warm_cache.clone()) } else { Cache::None };
+                let mut a = Arm::new(t, None, cache);
+                let build = if t.kind.is_wasm() { &art.wasm } else { &art.native };
+                if let Err(e) = build {
+                    a.error = Some(format!("build failed: {e}"));
+                }
+                a
+            })
+            .collect();
+        measure(lab, &mut arms, &art, opts.runs, Duration::from_secs(120), &name, &pb);
+        let native = arms.iter().find(|a| a.target.kind == Kind::Native && a.error.is_none() && !a.samples.is_empty());
+        let native_median = native.map(|a| summarize(&a.samples).median);
+        let native_sum = native.and_then(|a| a.checksum.clone());
+        for arm in &arms {
+            let mut r = result_of(&name, arm);
+            if r.error.is_none() && arm.target.missing.is_none() {
+                if arm.checksum.is_none() {
+                    r.error = Some("no CHECKSUM: line in the output".into());
+                } else if native_sum.is_some() && arm.checksum != native_sum {
+                    r.error = Some(format!(
+                        "checksum mismatch: native {} vs {} {}",
+                        native_sum.clone().unwrap_or_default(),
+                        arm.target.name(),
+                        arm.checksum.clone().unwrap_or_default()
+                    ));
+                } else if let (Some(n), Some(m)) = (native_median, r.median_ms) {
+                    r.ratio_to_native = Some(round3(m / n));
+                }
+            }
+            out.push(r);
+        }
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+fn idle_job<'a>(art: &'a Artifact, work: &'a Path, config: Option<&'a Path>) -> Job<'a> {
+    Job {
+        native: art.native.as_ref().ok().map(|p| p.as_path()),
+        wasm: art.wasm.as_ref().ok().map(|p| p.as_path()),
+        args: &[],
+        profile: Profile::Plain,
+        timeout: Duration::from_secs(600),
+        runtime_env: &[],
+        work_dir: work,
+        isola_config: config,
+        shadow_secret: "bench",
+        precompiled: false,
+        safety_cgroup: false,
+        wasm_timeout_ms: 0,
+    }
+}
+
+/// Sums (rss, pss, uss, peak rss) over a sandbox's processes.
+fn sandbox_memory(r: &Running) -> (u64, u64, u64, u64) {
+    let mut sum = (0, 0, 0, 0);
+    for pid in r.pids() {
+        if let Some((rss, pss, uss)) = machine::smaps_rollup(pid) {
+            sum.0 += rss;
+            sum.1 += pss;
+            sum.2 += uss;
+            sum.3 += machine::peak_rss_kib(pid);
+        }
+    }
+    sum
+}
+
+const SETTLE: Duration = Duration::from_millis(400);
+
+fn memory(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResult>> {
+    let builder = lab.builder()?;
+    let art = builder.build_single(&idle_source())?;
+    let cache = lab.work.join("bench-cache/idle");
+    let pb = progress_bar((opts.runs * targets.len()) as u64, "memory");
+    let mut samples: Vec<(Vec<[f64; 5]>, Option<String>)> = vec![(vec![], None); targets.len()];
+    for _ in 0..opts.runs {
+        for (i, t) in targets.iter().enumerate() {
+            pb.inc(1);
+            if t.missing.is_some() || samples[i].1.is_some() {
+                continue;
+            }
+            pb.set_message(t.name());
+            let work = lab.run_dir(&format!("mem-{}", t.name()))?;
+            let config = if t.kind == Kind::IsolaWasm { Some(write_isola_config(&work, &cache)?) } else { None };
+            let started = Instant::now();
+            match t.start_detached(&idle_job(&art, &work, config.as_deref())) {
+                Ok(running) => {
+                    let start_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    std::thread::sleep(SETTLE);
+                    let (rss, pss, uss, peak) = sandbox_memory(&running);
+                    drop(running);
+                    if rss == 0 {
+                        samples[i].1 = Some("sandbox exited before it could be measured".into());
+                    } else {
+                        samples[i].0.push([rss as f64, pss as f64, uss as f64, peak as f64, start_ms]);
+                    }
+                }
+                Err(e) => samples[i].1 = Some(format!("{e:#}")),
+            }
+            let _ = std::fs::remove_dir_all(&work);
+        }
+    }
+    pb.finish_and_clear();
+    Ok(targets
+        .iter()
+        .zip(samples)
+        .map(|(t, (s, err))| {
+            let med = |k: usize| Some(round3(crate::stats::median(&s.iter().map(|x| x[k]).collect::<Vec<_>>())));
+            let mut r = BenchResult { benchmark: "idle".into(), target: t.name().into(), runs: s.len(), ..Default::default() };
+            if let Some(why) = &t.missing {
+                r.error = Some(format!("skipped: {why}"));
+            } else if let Some(e) = err {
+                r.error = Some(e);
+            } else if !s.is_empty() {
+                (r.rss_kib, r.pss_kib, r.uss_kib, r.peak_rss_kib) = (med(0), med(1), med(2), med(3));
+            }
+            r
+        })
+        .collect())
+}
+
+fn density(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResult>> {
+    let n = opts.density_n.clamp(1, 1000);
+    let builder = lab.builder()?;
+    let art = builder.build_single(&idle_source())?;
+    let cache = lab.work.join("bench-cache/idle");
+    let pb = progress_bar((targets.len() * opts.runs.max(1)) as u64, &format!("density/{n}"));
+    let mut out = Vec::new();
+    for t in targets {
+        let mut r = BenchResult { benchmark: format!("idle-x{n}"), target: t.name().into(), sandboxes: Some(n), ..Default::default() };
+        if let Some(why) = &t.missing {
+            r.error = Some(format!("skipped: {why}"));
+            pb.inc(opts.runs.max(1) as u64);
+            out.push(r);
+            continue;
+        }
+        let mut times = Vec::new();
+        let (mut deltas, mut psss) = (Vec::new(), Vec::new());
+        for _ in 0..opts.runs.max(1) {
+            pb.set_message(t.name());
+            match density_once(lab, t, &art, &cache, n) {
+                Ok((ms, delta, pss)) => {
+                    times.push(ms);
+                    deltas.push(delta);
+                    psss.push(pss);
+                }
+                Err(e) => {
+                    r.error = Some(format!("{e:#}"));
+                    break;
+                }
+            }
+            pb.inc(1);
+        }
+        if r.error.is_none() && !times.is_empty() {
+            let s = summarize(&times);
+            r.runs = times.len();
+            (r.median_ms, r.p10_ms, r.p90_ms) = (Some(round3(s.median)), Some(round3(s.p10)), Some(round3(s.p90)));
+            r.host_delta_kib = Some(round3(crate::stats::median(&deltas)));
+            r.total_pss_kib = Some(round3(crate::stats::median(&psss)));
+        }
+        out.push(r);
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+/// Starts `n` idle sandboxes from a pool of workers; returns (ms until all run, host
+/// MemAvailable delta KiB, summed PSS KiB). Every sandbox is torn down before returning.
+fn density_once(lab: &Lab, t: &Target, art: &Artifact, cache: &Path, n: usize) -> Result<(f64, f64, f64)> {
+    let base = lab.run_dir(&format!("density-{}", t.name()))?;
+    let config = if t.kind == Kind::IsolaWasm { Some(write_isola_config(&base, cache)?) } else { None };
+    // Warm the module cache so every sandbox measures a warm start.
+    if let Some(cfg) = &config {
+        let w = base.join("warm");
+        std::fs::create_dir_all(&w)?;
+        drop(t.start_detached(&idle_job(art, &w, Some(cfg))).ok());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let before = machine::mem_available_kib();
+    let running: Mutex<Vec<Running>> = Mutex::new(Vec::new());
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = (std::thread::available_parallelism().map(|c| c.get()).unwrap_or(2) * 4).min(n);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= n {
+                    return;
+                }
+                let dir = base.join(format!("s{i}"));
+                let r = std::fs::create_dir_all(&dir).context("dir").and_then(|_| t.start_detached(&idle_job(art, &dir, config.as_deref())));
+                match r {
+                    Ok(x) => running.lock().map(|mut v| v.push(x)).unwrap_or(()),
+                    Err(e) => errors.lock().map(|mut v| v.push(format!("{e:#}"))).unwrap_or(()),
+                }
+            });
+        }
+    });
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    std::thread::sleep(SETTLE);
+    let after = machine::mem_available_kib();
+    let running = running.into_inner().unwrap_or_default();
+    let pss: u64 = running.iter().map(|r| sandbox_memory(r).1).sum();
+    let errors = errors.into_inner().unwrap_or_default();
+    // Tear down in parallel, then remove the bundles.
+    let chunks: Vec<Vec<Running>> = {
+        let mut c: Vec<Vec<Running>> = (0..workers.max(1)).map(|_| Vec::new()).collect();
+        for (i, r) in running.into_iter().enumerate() {
+            c[i % workers.max(1)].push(r);
+        }
+        c
+    };
+    std::thread::scope(|s| {
+        for c in chunks {
+            s.spawn(move || drop(c));
+        }
+    });
+    let _ = std::fs::remove_dir_all(&base);
+    if let Some(e) = errors.first() {
+        anyhow::bail!("{} of {n} sandboxes failed to start: {e}", errors.len());
+    }
+    Ok((ms, before.saturating_sub(after) as f64, pss as f64))
+}

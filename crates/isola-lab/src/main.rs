@@ -1,0 +1,228 @@
+//! isola-lab: builds one corpus of C payloads twice (static native, wasm32-wasi), runs them under
+//! every isolation target side by side, and writes an attack matrix and benchmark report. It drives
+//! runtimes only through their command lines, and must never leave a container behind.
+
+mod attack;
+mod bench;
+mod bundle;
+mod chart;
+mod compile;
+mod lab;
+mod machine;
+mod manifest;
+mod oracle;
+mod placeholder;
+mod report;
+mod schema;
+mod stats;
+mod target;
+mod verdict;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::bundle::Profile;
+use crate::lab::Lab;
+use crate::target::Kind;
+
+#[derive(Parser)]
+#[command(name = "isola-lab", version, about = "Attack matrix and benchmarks: one C corpus, every isolation target, side by side")]
+struct Cli {
+    /// The isola binary (default: <repo>/target/release/isola, else `isola` on PATH).
+    #[arg(long, global = true)]
+    isola: Option<PathBuf>,
+    /// Work directory (builds, bundles, canaries).
+    #[arg(long, global = true, default_value = "/var/tmp/isola-lab")]
+    work: PathBuf,
+    /// Payload corpus (default: <repo>/payloads).
+    #[arg(long, global = true)]
+    payloads: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build every payload (attacks and bench kernels) for native and wasm32-wasi.
+    Build,
+    /// Run the attack scenarios against the targets and print the matrix.
+    Attack {
+        /// Comma-separated targets, or `all` (native always runs: it is the positive control).
+        #[arg(long, default_value = "all")]
+        targets: String,
+        /// Comma-separated scenario ids (default: all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        #[arg(long, value_enum, default_value = "plain")]
+        profile: Profile,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write attack-<profile>.json there and (re)build the HTML report.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Run one benchmark suite: startup, compute, memory or density.
+    Bench {
+        suite: bench::Suite,
+        /// Comma-separated targets (default: the suite's own list).
+        #[arg(long)]
+        targets: Option<String>,
+        /// Timed runs per target (default per suite).
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Sandboxes started at once (density).
+        #[arg(long, default_value_t = 100)]
+        n: usize,
+        /// Compute kernels to run (default: all of payloads/bench).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Build the HTML report and summary.md from the JSON files of DIR.
+    Report { dir: PathBuf },
+    /// Build, run the attack suite (plain and hardened) and every bench suite, write the report.
+    All {
+        /// Publication-size runs (more runs, density N=100).
+        #[arg(long)]
+        full: bool,
+        #[arg(long, default_value = "/var/tmp/isola-lab/report")]
+        report: PathBuf,
+    },
+    /// (internal) A victim process holding a canary token in memory.
+    #[command(hide = true)]
+    Victim { token: String },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("isola-lab: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    if let Cmd::Victim { token } = &cli.command {
+        oracle::victim_main(token);
+    }
+    let lab = Lab::new(cli.isola, cli.work, cli.payloads)?;
+    target::setup_safety_cgroups();
+    let result = match cli.command {
+        Cmd::Build => build(&lab),
+        Cmd::Attack { targets, only, profile, json, report } => {
+            let r = attack_cmd(&lab, &targets, &only, profile)?;
+            print!("{}", report::attack_markdown(&r));
+            write_json(json.as_deref(), &r)?;
+            if let Some(dir) = report {
+                write_json(Some(&dir.join(format!("attack-{}.json", profile.as_str()))), &r)?;
+                report::write(&dir)?;
+            }
+            Ok(())
+        }
+        Cmd::Bench { suite, targets, runs, n, only, json, report } => {
+            let kinds = match targets {
+                Some(t) => target::parse_list(&t)?,
+                None => suite.default_targets(),
+            };
+            let opts = bench::Options { runs: runs.unwrap_or(suite.default_runs()), density_n: n, only };
+            let r = bench::run(&lab, suite, &kinds, &opts)?;
+            print!("{}", report::bench_markdown(&r));
+            write_json(json.as_deref(), &r)?;
+            if let Some(dir) = report {
+                write_json(Some(&dir.join(format!("bench-{}.json", suite.name()))), &r)?;
+                report::write(&dir)?;
+            }
+            if let Some(e) = r.results.iter().find_map(|x| x.error.as_ref().filter(|e| e.starts_with("checksum mismatch"))) {
+                bail!("compute: {e}");
+            }
+            Ok(())
+        }
+        Cmd::Report { dir } => report::write(&dir).map(|p| println!("report: {}", p.display())),
+        Cmd::All { full, report } => all(&lab, full, &report),
+        Cmd::Victim { .. } => unreachable!("handled above"),
+    };
+    lab.cleanup();
+    target::remove_safety_cgroups();
+    result
+}
+
+fn build(lab: &Lab) -> Result<()> {
+    let b = lab.builder()?;
+    let scenarios = manifest::load_dir(&lab.payloads.join("attacks"))?;
+    let mut failed = 0;
+    for s in &scenarios {
+        let a = b.build_scenario(s)?;
+        report_build(&a, &mut failed, s.wasm);
+    }
+    for src in compile::c_files(&lab.payloads.join("bench")).iter().chain([bench::hello_source(), bench::idle_source()].iter()) {
+        let a = b.build_single(src)?;
+        report_build(&a, &mut failed, true);
+    }
+    println!("built into {} ({failed} build(s) failed)", b.dir.display());
+    Ok(())
+}
+
+fn report_build(a: &compile::Artifact, failed: &mut usize, wasm_expected: bool) {
+    let n = if a.native.is_ok() { "ok".to_string() } else { *failed += 1; format!("FAILED ({})", a.native.as_ref().err().map(String::as_str).unwrap_or("")) };
+    let w = match &a.wasm {
+        Ok(_) => "ok".to_string(),
+        Err(e) if !wasm_expected => format!("n/e ({e})"),
+        Err(e) => {
+            *failed += 1;
+            format!("FAILED ({e})")
+        }
+    };
+    println!("{:<12} native {n}  wasm {w}", a.name);
+}
+
+fn attack_cmd(lab: &Lab, targets: &str, only: &[String], profile: Profile) -> Result<schema::AttackReport> {
+    let mut kinds = target::parse_list(targets)?;
+    if !kinds.contains(&Kind::Native) {
+        kinds.insert(0, Kind::Native);
+    }
+    let dir = lab.payloads.join("attacks");
+    let scenarios = manifest::select(manifest::load_dir(&dir)?, only)?;
+    if scenarios.is_empty() {
+        bail!("no scenarios in {}", dir.display());
+    }
+    let targets = lab.targets(&kinds);
+    attack::run(lab, &scenarios, &targets, profile)
+}
+
+fn write_json<T: serde::Serialize>(path: Option<&Path>, value: &T) -> Result<()> {
+    if let Some(p) = path {
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(p, serde_json::to_vec_pretty(value)?).with_context(|| format!("write {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// The main job: everything, at a size that finishes in about ten minutes on 2 cores.
+fn all(lab: &Lab, full: bool, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    eprintln!("isola-lab all: building payloads");
+    build(lab)?;
+    for profile in [Profile::Plain, Profile::Hardened] {
+        let r = attack_cmd(lab, "all", &[], profile)?;
+        eprintln!("attack matrix ({}):", profile.as_str());
+        eprint!("{}", report::attack_totals_markdown(&r));
+        write_json(Some(&dir.join(format!("attack-{}.json", profile.as_str()))), &r)?;
+    }
+    for suite in bench::Suite::ALL {
+        let runs = if full { suite.full_runs() } else { suite.quick_runs() };
+        let opts = bench::Options { runs, density_n: if full { 100 } else { 20 }, only: vec![] };
+        let r = bench::run(lab, suite, &suite.default_targets(), &opts)?;
+        eprint!("{}", report::bench_markdown(&r));
+        write_json(Some(&dir.join(format!("bench-{}.json", suite.name()))), &r)?;
+    }
+    let page = report::write(dir)?;
+    println!("report: file://{}\nsummary: {}", page.display(), dir.join("summary.md").display());
+    Ok(())
+}

@@ -1,0 +1,357 @@
+//! The report: Markdown summaries for the terminal and summary.md, and one self-contained HTML
+//! page (inline SVG charts, inline CSS, no scripts or network at view time) built from the JSON files
+//! of a report directory. It only reads JSON: it must never run a benchmark or an attack.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::chart::{self, Bar};
+use crate::manifest::{group_rank, GROUPS};
+use crate::schema::{AttackReport, BenchReport, BenchResult};
+use crate::stats::geomean;
+use crate::verdict::Verdict;
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn short(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Escaped => "ESC",
+        Verdict::Leaked => "LEAK",
+        Verdict::Contained => "CONT",
+        Verdict::Blocked => "BLK",
+        Verdict::NotExpressible => "N/E",
+        Verdict::Error => "ERR",
+        Verdict::Skipped => "skip",
+    }
+}
+
+/// Terminal/Markdown matrix: one row per scenario, one column per target, then the totals.
+pub fn attack_markdown(r: &AttackReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## Attack matrix ({} profile)\n", r.profile.as_deref().unwrap_or("?"));
+    let _ = writeln!(s, "| id | group | control | {} |", r.targets.join(" | "));
+    let _ = writeln!(s, "|---|---|---|{}", "---|".repeat(r.targets.len()));
+    for sc in &r.scenarios {
+        let cells: Vec<&str> = r.targets.iter().map(|t| sc.results.get(t).map(|c| short(c.verdict)).unwrap_or("-")).collect();
+        let _ = writeln!(s, "| {} | {} | {} | {} |", sc.id, sc.group, sc.control, cells.join(" | "));
+    }
+    s + &attack_totals_markdown(r)
+}
+
+/// Totals per target (breaches always; other verdicts only with a working native control).
+pub fn attack_totals_markdown(r: &AttackReport) -> String {
+    let mut s = String::new();
+    let (ok, expressible) = crate::attack::control_rate(r);
+    let _ = writeln!(
+        s,
+        "\n{} scenarios; the native control succeeded for {ok} of the {expressible} expressible natively. Breaches always count; other verdicts of a scenario whose control failed are `unverified` (a broken probe is not a defence).\n",
+        r.scenarios.len()
+    );
+    let _ = writeln!(s, "| target | escaped+leaked | contained | blocked | not-expressible | error | skipped | unverified |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    let totals = crate::attack::totals(r);
+    for t in &r.targets {
+        let c = totals.get(t).cloned().unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {t} | {} | {} | {} | {} | {} | {} | {} |",
+            c.breaches(),
+            c.get(Verdict::Contained),
+            c.get(Verdict::Blocked),
+            c.get(Verdict::NotExpressible),
+            c.get(Verdict::Error),
+            c.get(Verdict::Skipped),
+            c.unverified
+        );
+    }
+    s
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into())
+}
+
+fn arm_label(r: &BenchResult) -> String {
+    match &r.variant {
+        Some(v) => format!("{} ({v})", r.target),
+        None => r.target.clone(),
+    }
+}
+
+pub fn bench_markdown(r: &BenchReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## Bench: {}\n", r.suite);
+    match r.suite.as_str() {
+        "memory" => {
+            let _ = writeln!(s, "| target | runs | USS KiB | PSS KiB | RSS KiB | peak RSS KiB | note |\n|---|---|---|---|---|---|---|");
+            for x in &r.results {
+                let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} |", x.target, x.runs, fmt_opt(x.uss_kib), fmt_opt(x.pss_kib), fmt_opt(x.rss_kib), fmt_opt(x.peak_rss_kib), x.error.as_deref().unwrap_or(""));
+            }
+        }
+        "density" => {
+            let _ = writeln!(s, "| target | sandboxes | all running (ms) | host memory delta KiB | total PSS KiB | note |\n|---|---|---|---|---|---|");
+            for x in &r.results {
+                let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} |", x.target, x.sandboxes.unwrap_or(0), fmt_opt(x.median_ms), fmt_opt(x.host_delta_kib), fmt_opt(x.total_pss_kib), x.error.as_deref().unwrap_or(""));
+            }
+        }
+        _ => {
+            let _ = writeln!(s, "| benchmark | target | runs | median ms | p10 ms | p90 ms | ratio to native | note |\n|---|---|---|---|---|---|---|---|");
+            for x in &r.results {
+                let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} | {} |", x.benchmark, arm_label(x), x.runs, fmt_opt(x.median_ms), fmt_opt(x.p10_ms), fmt_opt(x.p90_ms), fmt_opt(x.ratio_to_native), x.error.as_deref().unwrap_or(""));
+            }
+        }
+    }
+    for line in headline(r) {
+        let _ = writeln!(s, "\n- {line}");
+    }
+    s
+}
+
+fn find<'a>(r: &'a BenchReport, target: &str, variant: Option<&str>) -> Option<&'a BenchResult> {
+    r.results.iter().find(|x| x.target == target && x.variant.as_deref() == variant && x.error.is_none())
+}
+
+/// Geometric mean of wasm/native per wasm target, over the kernels measured on both.
+pub fn compute_geomeans(r: &BenchReport) -> BTreeMap<String, f64> {
+    let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for x in r.results.iter().filter(|x| x.target != "native") {
+        if let Some(ratio) = x.ratio_to_native {
+            per.entry(x.target.clone()).or_default().push(ratio);
+        }
+    }
+    per.into_iter().map(|(k, v)| (k, geomean(&v))).collect()
+}
+
+/// The issue's target figures, computed from medians.
+fn headline(r: &BenchReport) -> Vec<String> {
+    let mut out = Vec::new();
+    match r.suite.as_str() {
+        "startup" => {
+            let crun = find(r, "crun", None).and_then(|x| x.median_ms);
+            for (t, v) in [("isola-wasm", Some("warm")), ("isola-wasm", Some("cold")), ("isola-container", None), ("wasmtime", Some("cold"))] {
+                if let (Some(a), Some(c)) = (find(r, t, v).and_then(|x| x.median_ms), crun) {
+                    out.push(format!("{t}{} / crun = {:.2} (target <= 1.0 for isola-wasm warm and isola-container)", v.map(|v| format!(" {v}")).unwrap_or_default(), a / c));
+                }
+            }
+        }
+        "compute" => {
+            for (t, g) in compute_geomeans(r) {
+                out.push(format!("geometric mean {t}/native = {g:.3} (target <= 1.25)"));
+            }
+        }
+        "memory" => {
+            if let Some(u) = find(r, "isola-wasm", None).and_then(|x| x.uss_kib) {
+                out.push(format!("isola-wasm unique memory per idle sandbox = {:.1} MiB (target <= 8 MiB)", u / 1024.0));
+            }
+        }
+        "density" => {
+            if let Some(x) = find(r, "isola-wasm", None) {
+                out.push(format!(
+                    "{} isola-wasm sandboxes: host memory delta {:.0} MiB, summed PSS {:.0} MiB (target for 100: <= 1 GiB)",
+                    x.sandboxes.unwrap_or(0),
+                    x.host_delta_kib.unwrap_or(0.0) / 1024.0,
+                    x.total_pss_kib.unwrap_or(0.0) / 1024.0
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:13px}\
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3}\
+.v-escaped,.v-leaked{background:#f8b4b4}.v-contained{background:#fde9a9}.v-blocked{background:#b9e4b9}\
+.v-not-expressible{background:#cfe2f7}.v-error{background:#e0c3f0}.v-skipped{background:#eee;color:#888}\
+.unverified{opacity:.55}details summary{cursor:pointer;font-weight:bold}details div{font-size:11px;max-width:260px}\
+.note{color:#666}h2{border-bottom:2px solid #ddd;padding-bottom:.2em}code{background:#f3f3f3;padding:1px 3px}";
+
+fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Option<T> {
+    std::fs::read(p).ok().and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// Builds `index.html` and `summary.md` in `dir` from the JSON files there; returns the page.
+pub fn write(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let attacks: Vec<AttackReport> = ["plain", "hardened"].iter().filter_map(|p| read_json(&dir.join(format!("attack-{p}.json")))).collect();
+    let benches: Vec<BenchReport> = crate::bench::Suite::ALL.iter().filter_map(|s| read_json(&dir.join(format!("bench-{}.json", s.name())))).collect();
+    let mut html = String::new();
+    let mut md = String::from("# isola-lab report\n");
+    let _ = write!(html, "<!doctype html><html><head><meta charset=\"utf-8\"><title>isola-lab report</title><style>{CSS}</style></head><body><h1>isola-lab report</h1>");
+    html.push_str("<p>One corpus of C programs (static native and wasm32-wasi builds of the same source) run under every isolation target side by side. JSON files in this directory are the machine-readable truth.</p>");
+    let mut headlines = Vec::new();
+    for b in &benches {
+        headlines.extend(headline(b));
+    }
+    for a in &attacks {
+        let totals = crate::attack::totals(a);
+        for t in &a.targets {
+            let breaches = totals.get(t).map(|c| c.breaches()).unwrap_or(0);
+            if t != "native" {
+                headlines.push(format!("attacks ({}): {t} let {breaches} through", a.profile.as_deref().unwrap_or("?")));
+            }
+        }
+    }
+    if !headlines.is_empty() {
+        html.push_str("<h2>Headline figures</h2><ul>");
+        for h in &headlines {
+            let _ = write!(html, "<li>{}</li>", esc(h));
+        }
+        html.push_str("</ul>");
+    }
+    for b in &benches {
+        html.push_str(&bench_html(b));
+        md.push_str(&bench_markdown(b));
+    }
+    for a in &attacks {
+        html.push_str(&attack_html(a));
+        md.push_str(&attack_markdown(a));
+    }
+    if let Some(b) = benches.first() {
+        html.push_str("<h2>Machine</h2><table>");
+        let m = &b.machine;
+        for (k, v) in [("CPU", m.cpu.clone()), ("cores", m.cores.to_string()), ("kernel", m.kernel.clone()), ("memory", format!("{} MiB", m.memory_kib / 1024)), ("OS", m.os.clone()), ("date (UTC)", m.date.clone())] {
+            let _ = write!(html, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
+        }
+        for (k, v) in &m.versions {
+            let _ = write!(html, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
+        }
+        html.push_str("</table>");
+        let _ = write!(md, "\n## Machine\n\n{} ({} cores), kernel {}, {}\n", m.cpu, m.cores, m.kernel, m.os);
+        for (k, v) in &m.versions {
+            let _ = writeln!(md, "- {k}: {v}");
+        }
+    }
+    if attacks.is_empty() && benches.is_empty() {
+        html.push_str("<p class=\"note\">No results yet: run <code>isola-lab all</code>.</p>");
+    }
+    html.push_str("<p class=\"note\">Reproduce: <code>isola-lab all --report DIR</code> (quick) or <code>isola-lab all --full</code>.</p></body></html>\n");
+    let page = dir.join("index.html");
+    std::fs::write(&page, html).with_context(|| format!("write {}", page.display()))?;
+    std::fs::write(dir.join("summary.md"), md)?;
+    Ok(page)
+}
+
+fn bench_table(b: &BenchReport) -> String {
+    let md = bench_markdown(b);
+    let mut html = String::from("<table>");
+    for (i, line) in md.lines().filter(|l| l.starts_with('|') && !l.starts_with("|---")).enumerate() {
+        let tag = if i == 0 { "th" } else { "td" };
+        html.push_str("<tr>");
+        for cell in line.trim_matches('|').split(" | ") {
+            let _ = write!(html, "<{tag}>{}</{tag}>", esc(cell.trim()));
+        }
+        html.push_str("</tr>");
+    }
+    html + "</table>"
+}
+
+fn bench_html(b: &BenchReport) -> String {
+    let ok = |x: &&BenchResult| x.error.is_none();
+    let svg = match b.suite.as_str() {
+        "startup" => {
+            let bars: Vec<Bar> = b.results.iter().filter(ok).filter_map(|x| {
+                Some(Bar { label: arm_label(x), value: x.median_ms?, range: Some((x.p10_ms?, x.p90_ms?)), key: x.target.clone() })
+            }).collect();
+            let crun = find(b, "crun", None).and_then(|x| x.median_ms);
+            chart::bars("Startup: hello, whole run from command to exit (median, p10-p90)", "milliseconds", &bars, crun.map(|c| (c, "crun median")))
+        }
+        "compute" => {
+            let mut bars: Vec<Bar> = b.results.iter().filter(ok).filter(|x| x.target != "native").filter_map(|x| {
+                Some(Bar { label: format!("{} {}", x.benchmark, x.target), value: x.ratio_to_native?, range: None, key: x.target.clone() })
+            }).collect();
+            for (t, g) in compute_geomeans(b) {
+                bars.push(Bar { label: format!("GEOMEAN {t}"), value: g, range: None, key: "geomean".into() });
+            }
+            chart::bars("Compute: wasm time / native time per kernel (lower is better)", "ratio to native (medians)", &bars, Some((1.0, "native = 1.0")))
+        }
+        "memory" => {
+            let bars: Vec<Bar> = b.results.iter().filter(ok).filter_map(|x| {
+                Some(Bar { label: format!("{} USS", x.target), value: x.uss_kib? / 1024.0, range: None, key: x.target.clone() })
+            }).collect();
+            let pss: Vec<Bar> = b.results.iter().filter(ok).filter_map(|x| {
+                Some(Bar { label: format!("{} PSS", x.target), value: x.pss_kib? / 1024.0, range: None, key: x.target.clone() })
+            }).collect();
+            chart::bars("Memory: unique memory (USS) of one idle sandbox", "MiB", &bars, Some((8.0, "8 MiB target")))
+                + &chart::bars("Memory: proportional set size (PSS) of one idle sandbox", "MiB", &pss, None)
+        }
+        "density" => {
+            let n = b.results.iter().find_map(|x| x.sandboxes).unwrap_or(0);
+            let mem: Vec<Bar> = b.results.iter().filter(ok).filter_map(|x| {
+                Some(Bar { label: x.target.clone(), value: x.total_pss_kib? / 1024.0, range: None, key: x.target.clone() })
+            }).collect();
+            let time: Vec<Bar> = b.results.iter().filter(ok).filter_map(|x| {
+                Some(Bar { label: x.target.clone(), value: x.median_ms?, range: None, key: x.target.clone() })
+            }).collect();
+            chart::bars(&format!("Density: summed PSS of {n} idle sandboxes"), "MiB", &mem, None)
+                + &chart::bars(&format!("Density: time until all {n} sandboxes run"), "milliseconds", &time, None)
+        }
+        _ => String::new(),
+    };
+    format!("<h2>Bench: {}</h2>{svg}{}", esc(&b.suite), bench_table(b))
+}
+
+fn attack_html(a: &AttackReport) -> String {
+    let profile = a.profile.as_deref().unwrap_or("?");
+    let mut h = format!("<h2>Attack matrix: {} profile</h2>", esc(profile));
+    h.push_str("<p>Colours: <span class=\"v-escaped\">escaped/leaked</span> <span class=\"v-contained\">contained</span> <span class=\"v-blocked\">blocked</span> <span class=\"v-not-expressible\">not expressible</span> <span class=\"v-error\">error</span> <span class=\"v-skipped\">skipped</span>. Click a cell for its evidence. Faded rows: the attack did not succeed against <code>native</code> (a broken probe), so nothing in that row counts as a defence.</p>");
+    // Per-group totals per target.
+    let mut groups: BTreeMap<(usize, String), BTreeMap<String, [usize; 2]>> = BTreeMap::new();
+    for s in &a.scenarios {
+        let e = groups.entry((group_rank(&s.group), s.group.clone())).or_default();
+        for (t, c) in &s.results {
+            let slot = e.entry(t.clone()).or_default();
+            slot[1] += 1;
+            if c.verdict.is_breach() {
+                slot[0] += 1;
+            }
+        }
+    }
+    h.push_str("<h3>Breaches per group (escaped+leaked / scenarios)</h3><table><tr><th>group</th>");
+    for t in &a.targets {
+        let _ = write!(h, "<th>{}</th>", esc(t));
+    }
+    h.push_str("</tr>");
+    for ((_, g), per) in &groups {
+        let _ = write!(h, "<tr><td>{}</td>", esc(g));
+        for t in &a.targets {
+            let [b, n] = per.get(t).copied().unwrap_or_default();
+            let class = if t == "native" { "" } else if b > 0 { "v-escaped" } else { "v-blocked" };
+            let _ = write!(h, "<td class=\"{class}\">{b} / {n}</td>");
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+    let _ = GROUPS;
+    h.push_str("<h3>Matrix</h3><table><tr><th>id</th><th>title</th><th>control</th>");
+    for t in &a.targets {
+        let _ = write!(h, "<th>{}</th>", esc(t));
+    }
+    h.push_str("</tr>");
+    for s in &a.scenarios {
+        let row_class = if s.control == "ok" { "" } else { "unverified" };
+        let _ = write!(h, "<tr class=\"{row_class}\"><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td>", esc(&s.id), esc(&s.title), esc(&s.group), esc(&s.control));
+        for t in &a.targets {
+            match s.results.get(t) {
+                Some(c) => {
+                    let _ = write!(
+                        h,
+                        "<td class=\"v-{}\" title=\"{}\"><details><summary>{}</summary><div>{}</div></details></td>",
+                        c.verdict.as_str(),
+                        esc(&c.evidence),
+                        short(c.verdict),
+                        esc(&c.evidence)
+                    );
+                }
+                None => h.push_str("<td>-</td>"),
+            }
+        }
+        h.push_str("</tr>");
+    }
+    h + "</table>" + &format!("<pre>{}</pre>", esc(&attack_totals_markdown(a)))
+}

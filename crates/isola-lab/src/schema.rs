@@ -1,0 +1,146 @@
+//! The JSON the lab writes (issue 4: attack matrix; issue 5: benchmarks). Scripts rely on these
+//! names: never rename a field; new fields must be optional and skipped when absent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::verdict::Verdict;
+
+/// `isola-lab attack --json FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackReport {
+    pub targets: Vec<String>,
+    pub scenarios: Vec<ScenarioResult>,
+    /// `plain` or `hardened` (extra field, for the report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub id: String,
+    pub group: String,
+    pub title: String,
+    /// `ok` when the attack succeeded against `native`, else `failed` (a broken probe).
+    pub control: String,
+    pub results: BTreeMap<String, Cell>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub verdict: Verdict,
+    pub evidence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_ms: Option<f64>,
+}
+
+/// `isola-lab bench SUITE --json FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub suite: String,
+    pub machine: Machine,
+    pub results: Vec<BenchResult>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    pub benchmark: String,
+    pub target: String,
+    /// `warm`/`cold` for startup (and `precompiled` for the wasmtime CLI); absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub runs: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p10_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90_ms: Option<f64>,
+    /// Memory suite: per idle sandbox, medians over runs (KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_kib: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss_kib: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uss_kib: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<f64>,
+    /// Density suite: sandboxes started, host memory delta and summed PSS of all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandboxes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_delta_kib: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_pss_kib: Option<f64>,
+    /// Compute suite: the kernel's checksum line, and the ratio to native from medians.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_to_native: Option<f64>,
+    /// Why this target produced no figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The machine a benchmark ran on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub kernel: String,
+    pub memory_kib: u64,
+    pub os: String,
+    /// Version line of every runtime and tool involved (isola, runc, crun, wasmtime, clang, ...).
+    pub versions: BTreeMap<String, String>,
+    pub date: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attack_json_round_trips_with_the_issue_names() {
+        let mut results = BTreeMap::new();
+        results.insert("native".to_string(), Cell { verdict: Verdict::Escaped, evidence: "token".into(), wall_ms: None });
+        results.insert("isola-wasm".to_string(), Cell { verdict: Verdict::NotExpressible, evidence: "stub".into(), wall_ms: Some(2.0) });
+        let r = AttackReport {
+            targets: vec!["native".into(), "isola-wasm".into()],
+            scenarios: vec![ScenarioResult { id: "FS-01".into(), group: "filesystem".into(), title: "t".into(), control: "ok".into(), results }],
+            profile: None,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["scenarios"][0]["results"]["native"]["verdict"], "escaped");
+        assert_eq!(v["scenarios"][0]["results"]["isola-wasm"]["verdict"], "not-expressible");
+        assert_eq!(v["scenarios"][0]["control"], "ok");
+        assert!(v.get("profile").is_none());
+        assert_eq!(serde_json::from_str::<AttackReport>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn bench_json_round_trips_with_the_issue_names() {
+        let r = BenchReport {
+            suite: "startup".into(),
+            machine: Machine { cores: 2, ..Default::default() },
+            results: vec![BenchResult {
+                benchmark: "hello".into(),
+                target: "isola-wasm".into(),
+                variant: Some("warm".into()),
+                runs: 30,
+                median_ms: Some(1.9),
+                p10_ms: Some(1.7),
+                p90_ms: Some(2.4),
+                ..Default::default()
+            }],
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let row = &v["results"][0];
+        assert_eq!(row["variant"], "warm");
+        assert_eq!(row["median_ms"], 1.9);
+        assert!(row.get("uss_kib").is_none() && row.get("error").is_none());
+        assert_eq!(serde_json::from_str::<BenchReport>(&text).unwrap(), r);
+    }
+}
