@@ -172,19 +172,19 @@ pub fn default_config() -> Value {
 
 /// Compiles a C fixture to a static binary (cached per test process) and returns its path.
 pub fn payload(name: &str) -> PathBuf {
+    compile_fixture(name, "", &["-O2", "-static"], "apt-get install clang")
+}
+
+/// Compiles `tests/fixtures/NAME.c` with clang and `flags` into `NAME[.ext]`, once per process.
+fn compile_fixture(name: &str, ext: &str, flags: &[&str], install_hint: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.c"));
     let out_dir = std::env::temp_dir().join(format!("isola-it-payloads-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
-    let out = out_dir.join(name);
+    let out = out_dir.join(format!("{name}{ext}"));
     if !out.exists() {
         let tmp = out.with_extension(format!("tmp{}", COUNTER.fetch_add(1, Ordering::SeqCst)));
-        let status = Command::new("clang")
-            .args(["-O2", "-static", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .status()
-            .expect("clang is installed (apt-get install clang)");
-        assert!(status.success(), "compiling {}", src.display());
+        let status = Command::new("clang").args(flags).arg("-o").arg(&tmp).arg(&src).status().expect("clang is installed");
+        assert!(status.success(), "compiling {} ({install_hint})", src.display());
         std::fs::rename(&tmp, &out).unwrap();
     }
     out
@@ -214,22 +214,7 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Compiles a C fixture to a wasm32-wasi module (cached per test process).
 pub fn wasm_payload(name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.c"));
-    let out_dir = std::env::temp_dir().join(format!("isola-it-payloads-{}", std::process::id()));
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let out = out_dir.join(format!("{name}.wasm"));
-    if !out.exists() {
-        let tmp = out.with_extension(format!("tmp{}", COUNTER.fetch_add(1, Ordering::SeqCst)));
-        let status = Command::new("clang")
-            .args(["--target=wasm32-wasi", "-O2", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .status()
-            .expect("clang is installed");
-        assert!(status.success(), "compiling {} for wasm32-wasi (apt-get install wasi-libc libclang-rt-dev-wasm32 lld)", src.display());
-        std::fs::rename(&tmp, &out).unwrap();
-    }
-    out
+    compile_fixture(name, ".wasm", &["--target=wasm32-wasi", "-O2"], "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32")
 }
 
 impl World {
