@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use isola_linux::container::{self, CreateOptions, DefaultExecutor};
 use isola_linux::executor::FilteredExecutor;
-use isola_linux::{cgroup, host, seccomp, wait};
+use isola_linux::{host, seccomp, wait};
 use isola_policy::{plan_container, HostFacts, Mode};
 use oci_spec::runtime::Spec;
 
@@ -90,7 +90,7 @@ impl Runtime {
         let dir = self.claim(id)?;
         let result = self.build(id, &dir, args, &plan.spec, plan.mode, &bundle, detach, workload);
         if result.is_err() {
-            self.undo_create(id, &plan.spec);
+            self.undo_create(id);
         }
         result
     }
@@ -161,17 +161,12 @@ impl Runtime {
         c.pid().map(|p| p.as_raw()).ok_or_else(|| RuntimeError::new(id, "create container", "no init pid recorded"))
     }
 
-    /// Best-effort removal of everything a failed create may have made.
-    fn undo_create(&self, id: &str, spec: &Spec) {
-        if let Ok(mut c) = container::load(&self.lc_root(id), id) {
-            let _ = c.delete(true);
+    /// Best-effort removal of everything a failed create may have made: exactly what
+    /// `delete --force` removes after an interrupted create.
+    fn undo_create(&self, id: &str) {
+        if let Err(e) = self.delete(id, true) {
+            tracing::warn!(id, "cleaning up a failed create: {e}");
         }
-        if let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) {
-            if cgroup::exists(&path) {
-                let _ = cgroup::destroy(&path, self.systemd_cgroup, id);
-            }
-        }
-        let _ = fs::remove_dir_all(self.container_dir(id));
     }
 }
 

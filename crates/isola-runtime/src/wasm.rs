@@ -5,7 +5,6 @@
 //! host's own memory (/proc/self/mem) and original environment would be one open() away.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -129,7 +128,6 @@ fn preopens(root: &Path, root_ro: bool, spec: &Spec) -> Result<Vec<Preopen>, Str
             m.destination() == Path::new(&guest_path)
                 && m.options().iter().flatten().any(|o| o == "ro")
         });
-        let _ = meta.dev();
         out.push(Preopen { host: resolved, guest: guest_path, read_only: root_ro || mount_ro });
     }
     out.sort_by(|a, b| a.guest.cmp(&b.guest));

@@ -120,7 +120,6 @@ pub struct Prepared {
 /// no WASI context yet. The runtime loads in the host process, then starts the guest inside
 /// the container (after `pivot_root`), where the preopens are opened.
 pub struct Loaded {
-    path: std::path::PathBuf,
     pre: LoadedPre,
     cache_outcome: CacheOutcome,
 }
@@ -214,7 +213,7 @@ impl Sandbox {
                 LoadedPre::Component(self.link_component(label, &component)?)
             }
         };
-        Ok(Loaded { path: label.to_path_buf(), pre, cache_outcome })
+        Ok(Loaded { pre, cache_outcome })
     }
 
     /// Builds the guest's WASI context (opening its preopens) and store for a loaded binary.
@@ -232,7 +231,6 @@ impl Sandbox {
                 Ready::Component { store, pre: pre.clone() }
             }
         };
-        let _ = &loaded.path;
         Ok(Prepared {
             ready,
             engine: self.engine.clone(),
