@@ -10,6 +10,9 @@ packages=(
   clang lld wasi-libc libclang-rt-dev-wasm32   # C payloads: static native and wasm32-wasi
   runc crun hyperfine                # peers of the startup benchmark
   python3 util-linux procps          # benchmark driver, unshare (crun workaround), pkill
+  containerd containernetworking-plugins iproute2   # end-to-end suite: containerd 1.6 + CRI + CNI
+  protobuf-compiler                  # k8s-cri (the CRI client of the e2e suite) runs protoc
+  chromium                           # renders the lab report headless (report test)
 )
 missing=()
 for p in "${packages[@]}"; do
