@@ -1,10 +1,14 @@
 /* DOS-06 (resources): stack overflow. Unbounded recursion with a 4 KiB frame
- * (the stack itself is the bound). Each frame checks an 8 KiB canary array in
- * the data/bss area: on wasm the C shadow stack lives in linear memory and,
- * unless linked with --stack-first, overflows silently INTO the data segment
- * -> prints STACK:data-canary-corrupted and exits 0 (in-sandbox corruption).
- * Native control: SIGSEGV (139). Contained on wasm: trap "call stack
- * exhausted" or a memory-bounds trap, runtime alive. */
+ * (the stack itself is the bound). Harness oracle `crash`: the wait status of
+ * the process hosting the code. Natively that process is the payload itself:
+ * the overflow kills it (SIGSEGV) = the attack took its host down (positive
+ * control). In a container the runtime survives and reports 139; in wasm the
+ * runtime survives and reports a trap ("call stack exhausted") or, because C's
+ * shadow stack lives in linear memory and clang 14 does not link --stack-first,
+ * the guest's own exit after it saw its data-segment canary overwritten
+ * (STACK:data-canary-corrupted, exit 0): corruption of the guest's own memory,
+ * contained, since no host oracle fires. Each frame checks an 8 KiB canary array
+ * in the data/bss area. */
 #include "common.h"
 #define CN 8192
 static char canary[CN];

@@ -3,20 +3,22 @@
  * memory (4 MiB obtained by raw memory.grow on wasm / malloc natively, never
  * written before) and the whole heap for the marker of a previous tenant, then
  * FILLS its memory with the marker. RESIDUE:found (exit 0) = FAIL; all zeros
- * (exit 1) = clean. Native: kernel zero-fill control (exit 1). */
+ * (exit 1) = clean. Native: N/E (exit 2): no runtime hands one memory slot to
+ * two tenants; every process gets fresh kernel-zeroed pages. */
 #include "common.h"
-static const char MARK[] = "ISOLA-W08-RESIDUE-TOKEN";
 #define SZ (4u << 20)
+#ifndef __wasi__
+int main(void) {
+  printf("N/E: cross-instance residue needs a runtime that reuses one memory slot for two tenants; natively every process gets fresh kernel-zeroed pages\n");
+  return ATK_NE;
+}
+#else
+static const char MARK[] = "ISOLA-W08-RESIDUE-TOKEN";
 int main(void) {
   unsigned char *fresh;
-#ifdef __wasi__
   long pg = __builtin_wasm_memory_grow(0, SZ >> 16);
   if (pg < 0) { printf("RESIDUE:grow refused\n"); return ATK_INCONCLUSIVE; }
   fresh = (unsigned char *)(uintptr_t)((unsigned long)pg << 16);
-#else
-  fresh = malloc(SZ);
-  if (!fresh) return ATK_INCONCLUSIVE;
-#endif
   unsigned long nonzero = 0, found = 0;
   for (size_t i = 0; i < SZ; i++) {
     if (fresh[i]) nonzero++;
@@ -32,3 +34,4 @@ int main(void) {
   printf("RESIDUE:%s\n", found ? "found (previous tenant's data visible)" : "none");
   return found ? ATK_ACHIEVED : ATK_BLOCKED;
 }
+#endif

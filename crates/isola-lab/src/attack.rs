@@ -155,7 +155,7 @@ fn observe(lab: &Lab, s: &Scenario, art: &Artifact, t: &Target, profile: Profile
     // A wasm runtime refusing the module before any guest code ran (missing import, validation)
     // is the sandbox's defence, not a runtime failure.
     let refused_module = t.kind.is_wasm()
-        && ["unknown import", "incompatible import", "instantiat", "validat", "failed to find"].iter().any(|k| stderr.to_ascii_lowercase().contains(k))
+        && ["unknown import", "imports unknown", "incompatible import", "instantiat", "validat", "failed to find"].iter().any(|k| stderr.to_ascii_lowercase().contains(k))
         && !stderr.contains("not supported by this build");
     let runtime_error = if refused_module { None } else { runtime_error(t.kind, &r) };
     let o = Observation {

@@ -58,7 +58,16 @@ impl Suite {
             Suite::Density => 1,
         }
     }
-    pub fn full_runs(self) -> usize {
+    /// `all --smoke` (CI): enough to prove every suite works, not to publish.
+    pub fn smoke_runs(self) -> usize {
+        match self {
+            Suite::Startup => 3,
+            Suite::Compute => 1,
+            Suite::Memory => 1,
+            Suite::Density => 1,
+        }
+    }
+        pub fn full_runs(self) -> usize {
         match self {
             Suite::Startup => 50,
             Suite::Compute => 10,
@@ -232,7 +241,59 @@ fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
     let pb = progress_bar(((opts.runs + 1) * arms.len()) as u64, "startup");
     measure(lab, &mut arms, &art, opts.runs, Duration::from_secs(30), "hello", &pb);
     pb.finish_and_clear();
-    Ok(arms.iter().map(|a| result_of("hello", a)).collect())
+    let mut out: Vec<BenchResult> = arms.iter().map(|a| result_of("hello", a)).collect();
+    if targets.iter().any(|t| t.kind == Kind::IsolaWasm) {
+        out.push(inprocess_floor(lab, &art, opts.runs));
+    }
+    Ok(out)
+}
+
+/// Target name of the in-process floor row.
+pub const INPROCESS: &str = "wasmtime-inprocess";
+
+/// The in-process floor: what a wasm start costs with no process, namespace or cgroup at all.
+/// isola's own wasm layer (the `isola-wasm` library, the same engine settings as `isola run`)
+/// with the pooling allocator loads the precompiled hello module once, then each sample makes a
+/// fresh store and WASI context, instantiates and runs it (stdout to /dev/null). Many more
+/// samples than process starts, since each is ~0.1 ms.
+fn inprocess_floor(lab: &Lab, art: &Artifact, runs: usize) -> BenchResult {
+    let mut r = BenchResult { benchmark: "hello".into(), target: INPROCESS.into(), variant: Some("warm".into()), ..Default::default() };
+    match inprocess_samples(lab, art, (runs * 20).clamp(50, 2000)) {
+        Ok(us) => {
+            let s = summarize(&us);
+            r.runs = us.len();
+            (r.median_us, r.p10_us, r.p90_us) = (Some(round3(s.median)), Some(round3(s.p10)), Some(round3(s.p90)));
+            (r.median_ms, r.p10_ms, r.p90_ms) = (Some(s.median / 1000.0), Some(s.p10 / 1000.0), Some(s.p90 / 1000.0));
+        }
+        Err(e) => r.error = Some(format!("{e:#}")),
+    }
+    r
+}
+
+/// Microseconds per instantiate+run of the precompiled module, after one warm-up.
+fn inprocess_samples(lab: &Lab, art: &Artifact, n: usize) -> Result<Vec<f64>> {
+    use isola_wasm::{Allocator, Guest, GuestStdio, ModuleCache, Sandbox, SandboxConfig};
+    let wasm = art.wasm.as_ref().map_err(|e| anyhow::anyhow!("hello.wasm: {e}"))?;
+    let cache = ModuleCache::new(lab.work.join("bench-cache/inprocess")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sandbox = Sandbox::with_allocator(&SandboxConfig::default(), cache, Allocator::Pooling).map_err(|e| anyhow::anyhow!("{e}"))?;
+    sandbox.precompile(wasm).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = sandbox.load(wasm).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let guest = Guest { module: wasm.clone(), args: vec!["hello".into()], ..Default::default() };
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..=n {
+        let stdio = GuestStdio { stdout: Some(std::fs::OpenOptions::new().write(true).open("/dev/null")?), ..Default::default() };
+        let t = Instant::now();
+        let prepared = sandbox.start(&loaded, &guest, stdio).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let outcome = prepared.run();
+        let us = t.elapsed().as_secs_f64() * 1e6;
+        if outcome.exit_code() != 0 {
+            anyhow::bail!("in-process hello exited {}: {}", outcome.exit_code(), outcome.reason().unwrap_or_default());
+        }
+        if i > 0 {
+            samples.push(us);
+        }
+    }
+    Ok(samples)
 }
 
 /// `wasmtime compile` into the bench cache (the CLI's own precompiled path).

@@ -86,10 +86,17 @@ enum Cmd {
     /// Build the HTML report and summary.md from the JSON files of DIR.
     Report { dir: PathBuf },
     /// Build, run the attack suite (plain and hardened) and every bench suite, write the report.
+    /// Fails (exit 1) after writing the report when a compute checksum disagrees with native.
     All {
         /// Publication-size runs (more runs, density N=100).
         #[arg(long)]
         full: bool,
+        /// CI size (a few minutes on 2 cores): the whole attack suite against native,
+        /// isola-container and isola-wasm with the hardened profile only, then every bench suite
+        /// against those three targets (startup 3 runs, compute 1 run, memory 1 run, density
+        /// N=10). Also fails when isola-wasm lets any attack through (escaped or leaked).
+        #[arg(long, conflicts_with = "full")]
+        smoke: bool,
         #[arg(long, default_value = "/var/tmp/isola-lab/report")]
         report: PathBuf,
     },
@@ -143,7 +150,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Report { dir } => report::write(&dir).map(|p| println!("report: {}", p.display())),
-        Cmd::All { full, report } => all(&lab, full, &report),
+        Cmd::All { full, smoke, report } => all(&lab, Size::of(full, smoke), &report),
         Cmd::Victim { .. } => unreachable!("handled above"),
     };
     lab.cleanup();
@@ -204,25 +211,86 @@ fn write_json<T: serde::Serialize>(path: Option<&Path>, value: &T) -> Result<()>
     Ok(())
 }
 
-/// The main job: everything, at a size that finishes in about ten minutes on 2 cores.
-fn all(lab: &Lab, full: bool, dir: &Path) -> Result<()> {
+/// How big an `all` run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Size {
+    Smoke,
+    Quick,
+    Full,
+}
+
+impl Size {
+    fn of(full: bool, smoke: bool) -> Size {
+        match (full, smoke) {
+            (true, _) => Size::Full,
+            (_, true) => Size::Smoke,
+            _ => Size::Quick,
+        }
+    }
+}
+
+/// The main job: everything, at a size that finishes in about ten minutes on 2 cores (`Quick`),
+/// a few minutes (`Smoke`, for CI) or publication size (`Full`).
+fn all(lab: &Lab, size: Size, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
-    eprintln!("isola-lab all: building payloads");
+    let started = std::time::Instant::now();
+    eprintln!("isola-lab all ({size:?}): building payloads");
     build(lab)?;
-    for profile in [Profile::Plain, Profile::Hardened] {
-        let r = attack_cmd(lab, "all", &[], profile)?;
+    let (attack_targets, profiles): (&str, &[Profile]) = match size {
+        Size::Smoke => ("native,isola-container,isola-wasm", &[Profile::Hardened]),
+        _ => ("all", &[Profile::Plain, Profile::Hardened]),
+    };
+    let mut attacks = Vec::new();
+    for profile in profiles {
+        let r = attack_cmd(lab, attack_targets, &[], *profile)?;
         eprintln!("attack matrix ({}):", profile.as_str());
         eprint!("{}", report::attack_totals_markdown(&r));
         write_json(Some(&dir.join(format!("attack-{}.json", profile.as_str()))), &r)?;
+        attacks.push(r);
     }
+    let mut benches = Vec::new();
     for suite in bench::Suite::ALL {
-        let runs = if full { suite.full_runs() } else { suite.quick_runs() };
-        let opts = bench::Options { runs, density_n: if full { 100 } else { 20 }, only: vec![] };
-        let r = bench::run(lab, suite, &suite.default_targets(), &opts)?;
+        let (runs, density_n, kinds) = match size {
+            Size::Full => (suite.full_runs(), 100, suite.default_targets()),
+            Size::Quick => (suite.quick_runs(), 20, suite.default_targets()),
+            Size::Smoke => (suite.smoke_runs(), 10, suite.default_targets().into_iter().filter(|k| matches!(k, Kind::Native | Kind::IsolaContainer | Kind::IsolaWasm)).collect()),
+        };
+        let opts = bench::Options { runs, density_n, only: vec![] };
+        let r = bench::run(lab, suite, &kinds, &opts)?;
         eprint!("{}", report::bench_markdown(&r));
         write_json(Some(&dir.join(format!("bench-{}.json", suite.name()))), &r)?;
+        benches.push(r);
     }
     let page = report::write(dir)?;
     println!("report: file://{}\nsummary: {}", page.display(), dir.join("summary.md").display());
+    eprintln!("isola-lab all ({size:?}): {:.0} s", started.elapsed().as_secs_f64());
+    let problems = gate(&attacks, &benches, size == Size::Smoke);
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
+    }
     Ok(())
+}
+
+/// What fails a run: a compute checksum that disagrees with native (always), and with `strict`
+/// (the CI smoke run) any attack that got through isola-wasm.
+fn gate(attacks: &[schema::AttackReport], benches: &[schema::BenchReport], strict: bool) -> Vec<String> {
+    let mut problems: Vec<String> = benches
+        .iter()
+        .flat_map(|b| &b.results)
+        .filter_map(|x| x.error.as_ref().filter(|e| e.starts_with("checksum mismatch")).map(|e| format!("compute {}: {e}", x.benchmark)))
+        .collect();
+    if strict {
+        for a in attacks {
+            let breaches: Vec<String> = a
+                .scenarios
+                .iter()
+                .filter(|s| s.results.get("isola-wasm").is_some_and(|c| c.verdict.is_breach()))
+                .map(|s| s.id.clone())
+                .collect();
+            if !breaches.is_empty() {
+                problems.push(format!("isola-wasm let {} through ({} profile): {}", breaches.len(), a.profile.as_deref().unwrap_or("?"), breaches.join(", ")));
+            }
+        }
+    }
+    problems
 }

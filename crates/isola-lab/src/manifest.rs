@@ -17,6 +17,9 @@ pub enum Oracle {
     Resource,
     Errno,
     Exit,
+    /// The wait status of the process the harness started (native: the payload; OCI runtimes and
+    /// wasm CLIs: the runtime): killed by a signal = the attack took its host process down.
+    Crash,
 }
 
 /// One scenario's manifest. Unknown keys are tolerated (authors may add notes).

@@ -73,7 +73,7 @@ pub fn attack_totals_markdown(r: &AttackReport) -> String {
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into())
+    v.map(|x| if x.abs() < 1.0 { format!("{x:.3}") } else { format!("{x:.2}") }).unwrap_or_else(|| "-".into())
 }
 
 fn arm_label(r: &BenchResult) -> String {
@@ -137,6 +137,14 @@ fn headline(r: &BenchReport) -> Vec<String> {
                 if let (Some(a), Some(c)) = (find(r, t, v).and_then(|x| x.median_ms), crun) {
                     out.push(format!("{t}{} / crun = {:.2} (target <= 1.0 for isola-wasm warm and isola-container)", v.map(|v| format!(" {v}")).unwrap_or_default(), a / c));
                 }
+            }
+            if let Some(floor) = find(r, crate::bench::INPROCESS, Some("warm")) {
+                let us = floor.median_us.or(floor.median_ms.map(|m| m * 1000.0)).unwrap_or(f64::NAN);
+                let warm = find(r, "isola-wasm", Some("warm")).and_then(|x| x.median_ms);
+                out.push(format!(
+                    "in-process floor (isola-wasm library, pooling allocator, precompiled hello, instantiate+run) = {us:.0} us{}",
+                    warm.map(|w| format!("; isola-wasm warm whole process = {:.0}x the floor", w * 1000.0 / us)).unwrap_or_default()
+                ));
             }
         }
         "compute" => {

@@ -57,6 +57,13 @@ pub struct BenchResult {
     pub p10_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p90_ms: Option<f64>,
+    /// Sub-millisecond figures (the startup suite's in-process floor), in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p10_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90_us: Option<f64>,
     /// Memory suite: per idle sandbox, medians over runs (KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_kib: Option<f64>,

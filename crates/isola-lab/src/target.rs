@@ -294,6 +294,8 @@ impl Target {
             bail!("{} skipped: {why}", self.name());
         }
         let (mut cmd, id) = self.command(job, false)?;
+        // Never the caller's cwd: a native payload writes into its cwd (SC-02's autorun.sh).
+        cmd.current_dir(job.work_dir);
         cmd.envs(job.runtime_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         if self.kind == Kind::Native && job.safety_cgroup {
@@ -355,6 +357,7 @@ impl Target {
             bail!("{} skipped: {why}", self.name());
         }
         let (mut cmd, id) = self.command(job, self.kind.is_oci())?;
+        cmd.current_dir(job.work_dir);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         if id.is_none() {
             cmd.process_group(0);

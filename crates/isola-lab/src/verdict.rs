@@ -172,6 +172,22 @@ pub fn classify(o: &Observation) -> (Verdict, String) {
             Ending::TimedOut => (Verdict::Contained, format!("killed at the harness deadline ({} ms)", o.timeout_ms)),
             e => (Verdict::Blocked, format!("stopped: {}{}", ending_text(e), tail(o))),
         },
+        // The harness's own child is the process hosting the untrusted code: the payload itself
+        // natively, the runtime for every sandbox. Killed by a signal = the attack took its host
+        // down. Any status the host reports itself (a trap, 128+N for a contained process, the
+        // guest's own exit code) means the host survived; the host oracles above did not fire,
+        // so whatever the guest did stayed inside it.
+        Oracle::Crash => match &o.ending {
+            Ending::Signaled(s) => (
+                breach_kind(o),
+                format!("the process hosting the code was killed by signal {s}: no sandbox absorbed it{}", tail(o)),
+            ),
+            Ending::TimedOut => (Verdict::Error, format!("hung until the harness deadline ({} ms){}", o.timeout_ms, tail(o))),
+            e => (
+                Verdict::Contained,
+                format!("host process survived and reported {}; canary, listener and checksummed host file untouched, so the effect stayed inside the sandbox{}", ending_text(e), tail(o)),
+            ),
+        },
         Oracle::Canary | Oracle::CanaryEnv | Oracle::Listener | Oracle::Checksum => {
             let claim = match o.ending {
                 Ending::Exited(ACHIEVED) => " (payload claimed success, but no harness oracle fired)",
@@ -250,6 +266,13 @@ mod tests {
             ("exit oracle success escapes", Exit, Exited(0), |_| {}, Escaped),
             ("exit oracle trap is blocked", Exit, Exited(134), |_| {}, Blocked),
             ("exit oracle segfault is blocked", Exit, Signaled(11), |_| {}, Blocked),
+            ("crash oracle: host killed by a signal escapes", Crash, Signaled(11), |_| {}, Escaped),
+            ("crash oracle: runtime reporting 139 is contained", Crash, Exited(139), |_| {}, Contained),
+            ("crash oracle: trap is contained", Crash, Exited(134), |_| {}, Contained),
+            ("crash oracle: guest-only corruption (exit 0) is contained", Crash, Exited(0), |o| o.group = "resources".into(), Contained),
+            ("crash oracle: a fired canary still wins", Crash, Exited(0), |o| o.token_in_output = Some("stdout"), Escaped),
+            ("crash oracle: a hang is an error", Crash, TimedOut, |_| {}, Error),
+            ("exit oracle: env canary in an over-read escapes", Exit, Signaled(11), |o| o.token_in_output = Some("stdout"), Escaped),
         ];
         for (name, oracle, ending, tweak, want) in cases {
             let mut o = obs(oracle, ending);
