@@ -164,6 +164,37 @@ enum Command {
         #[arg(long, short = 'b', default_value = ".")]
         bundle: PathBuf,
     },
+    /// Package a .wasm module/component or a static ELF binary as an OCI image-layout tar.
+    Image {
+        /// The .wasm or static executable; it becomes /<basename> in the image.
+        file: PathBuf,
+        /// Image reference, e.g. docker.io/library/hello:1.0.
+        #[arg(long)]
+        name: String,
+        /// Archive to write (for `ctr images import`, `podman load`).
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+        /// Argument appended to the entrypoint (repeatable).
+        #[arg(long = "arg", allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Configure this node's containerd for the isola runtime handler (idempotent).
+    Install {
+        #[arg(long, default_value = isola_node::install::DEFAULT_CONTAINERD_CONFIG)]
+        containerd_config: PathBuf,
+        /// RuntimeClass handler name.
+        #[arg(long, default_value = isola_node::install::DEFAULT_HANDLER)]
+        handler: String,
+        /// Absolute path of the isola binary on the node (default: this binary).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// State directory containerd passes to isola as --root.
+        #[arg(long, default_value = isola_node::install::DEFAULT_RUNTIME_ROOT)]
+        runtime_root: PathBuf,
+        /// Print the change as a unified diff; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -235,6 +266,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             std::fs::write(&path, serde_json::to_string_pretty(&spec)?).with_context(|| path.display().to_string())?;
             return Ok(0);
         }
+        Command::Image { file, name, output, args } => {
+            let req = isola_node::image::ImageRequest { file, name, output, args };
+            let built = isola_node::image::build_image(&req)?;
+            println!("wrote {} ({} {}, entrypoint {:?})", built.output.display(), built.platform, built.manifest_digest, built.entrypoint);
+            return Ok(0);
+        }
+        Command::Install { containerd_config, handler, binary, runtime_root, dry_run } => {
+            let binary = match binary {
+                Some(b) => b,
+                None => std::env::current_exe().context("finding this binary's path (pass --binary)")?,
+            };
+            let opts = isola_node::install::InstallOptions { config_path: containerd_config, handler, binary, runtime_root, dry_run };
+            print!("{}", isola_node::install::install(&opts)?);
+            return Ok(0);
+        }
         _ => {}
     }
     let rt = Runtime::new(cli.root.clone(), node_config(cli.config.as_ref())?, cli.systemd_cgroup)?;
@@ -282,7 +328,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 println!("{} {}", if compiled { "compiled" } else { "cached" }, module.display());
             }
         }
-        Command::Features | Command::Spec { .. } => unreachable!("handled above"),
+        Command::Features | Command::Spec { .. } | Command::Image { .. } | Command::Install { .. } => unreachable!("handled above"),
     }
     Ok(0)
 }
