@@ -1,0 +1,134 @@
+//! CRI pod-start benchmark: isola running a wasm pod against runc running the same program as a
+//! native pod (and isola running the native pod), through a private containerd, interleaved.
+//!
+//! Usage: isola-cri-bench --isola target/release/isola --runs 20 --json cri-bench.json
+//! (as root; `cargo run --release -p isola-e2e --bin isola-cri-bench -- ...`)
+
+use anyhow::{bail, Context, Result};
+use isola_e2e::bench::{percentile, pod_start, Phases, BENCHMARKS, TARGETS};
+use isola_e2e::harness::{runc_binary, Harness};
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Args {
+    isola: PathBuf,
+    runs: usize,
+    json: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut isola = None;
+    let mut runs = 20;
+    let mut json = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--isola" => isola = Some(PathBuf::from(it.next().context("--isola needs a path")?)),
+            "--runs" => runs = it.next().context("--runs needs a number")?.parse().context("--runs")?,
+            "--json" => json = Some(PathBuf::from(it.next().context("--json needs a path")?)),
+            "-h" | "--help" => {
+                println!("usage: isola-cri-bench [--isola PATH] [--runs N] [--json FILE]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?} (usage: isola-cri-bench [--isola PATH] [--runs N] [--json FILE])"),
+        }
+    }
+    let isola = match isola {
+        Some(p) => p.canonicalize().with_context(|| format!("isola binary {}", p.display()))?,
+        None => isola_e2e::harness::isola_binary()?,
+    };
+    if runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    Ok(Args { isola, runs, json })
+}
+
+fn first_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_owned())
+        .unwrap_or_default()
+}
+
+fn machine(containerd: &str, isola: &PathBuf) -> serde_json::Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: Option<u64> = meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|l| l.trim().trim_end_matches(" kB").parse().ok());
+    serde_json::json!({
+        "hostname": first_line("hostname", &[]),
+        "kernel": first_line("uname", &["-r"]),
+        "cpu": cpu,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "memory_mib": mem_kb.map(|k| k / 1024),
+        "containerd": containerd,
+        "runc": first_line(&runc_binary().map(|p| p.display().to_string()).unwrap_or_default(), &["--version"]),
+        "isola": first_line(&isola.display().to_string(), &["--version"]),
+    })
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let h = Harness::start(&args.isola)?;
+    let cri = h.cri().clone();
+    let containerd = h.rt.block_on(cri.version())?;
+    let mut samples: Vec<Vec<Phases>> = vec![Vec::new(); TARGETS.len()];
+    h.rt.block_on(async {
+        for t in TARGETS {
+            pod_start(&h, &cri, t).await.with_context(|| format!("warm-up {}", t.name))?;
+        }
+        for round in 0..args.runs {
+            for (i, t) in TARGETS.iter().enumerate() {
+                let p = pod_start(&h, &cri, t).await.with_context(|| format!("round {round} {}", t.name))?;
+                samples[i].push(p);
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    drop(h); // tears down before writing results
+
+    let mut results = Vec::new();
+    println!("CRI pod start, {} runs per target, interleaved (medians, ms)", args.runs);
+    print!("{:<27}", "benchmark");
+    for t in TARGETS {
+        print!("{:>17}", t.name);
+    }
+    println!();
+    for (bench, phase) in BENCHMARKS {
+        print!("{bench:<27}");
+        for (i, t) in TARGETS.iter().enumerate() {
+            let v: Vec<f64> = samples[i].iter().map(phase).collect();
+            let median = percentile(&v, 0.5);
+            print!("{median:>17.1}");
+            results.push(serde_json::json!({
+                "benchmark": bench,
+                "target": t.name,
+                "runs": v.len(),
+                "median_ms": median,
+                "p10_ms": percentile(&v, 0.1),
+                "p90_ms": percentile(&v, 0.9),
+                "min_ms": percentile(&v, 0.0),
+                "max_ms": percentile(&v, 1.0),
+            }));
+        }
+        println!();
+    }
+    let total = |i: usize| percentile(&samples[i].iter().map(|p| p.total).collect::<Vec<_>>(), 0.5);
+    println!("pod-start ratio isola-wasm/runc: {:.2} (target of issue 6: <= 1.00)", total(0) / total(1));
+    println!(
+        "reproduce: cargo run --release -p isola-e2e --bin isola-cri-bench -- --isola {} --runs {}",
+        args.isola.display(),
+        args.runs
+    );
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({
+            "suite": "e2e",
+            "machine": machine(&containerd, &args.isola),
+            "results": results,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

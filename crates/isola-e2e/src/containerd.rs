@@ -1,0 +1,211 @@
+//! A private containerd 1.6 for one test process: config, CNI conflist, start, readiness, stop.
+//! Everything it can be told to put somewhere lives in the suite's temporary folder; what it
+//! cannot (shim sockets in /run/containerd/s, CNI results in /var/lib/cni) `teardown` removes.
+
+use anyhow::{bail, Context, Result};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Paths and names of one suite run; all derived from the temporary root and the process id,
+/// so two runs on one machine (tests and the benchmark) never collide.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub root: PathBuf,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+    pub cni_conf_dir: PathBuf,
+    pub cni_data_dir: PathBuf,
+    pub pod_logs: PathBuf,
+    pub isola_root: PathBuf,
+    pub runc_root: PathBuf,
+    /// CNI network name (also the host-local and result-cache key).
+    pub network: String,
+    /// Linux bridge the CNI bridge plugin creates (15 characters at most).
+    pub bridge: String,
+    /// First path component of every pod's `cgroup_parent`.
+    pub cgroup_root: String,
+    /// containerd namespace of `ctr run` (the CRI uses `k8s.io`).
+    pub ctr_namespace: String,
+}
+
+impl Layout {
+    pub fn new(root: &Path) -> Self {
+        let pid = std::process::id();
+        Self {
+            root: root.to_path_buf(),
+            config: root.join("config.toml"),
+            socket: root.join("containerd.sock"),
+            log: root.join("containerd.log"),
+            cni_conf_dir: root.join("cni/net.d"),
+            cni_data_dir: root.join("cni/ipam"),
+            pod_logs: root.join("pod-logs"),
+            isola_root: root.join("isola-root"),
+            runc_root: root.join("runc-root"),
+            network: format!("isola-e2e-{pid}"),
+            bridge: format!("isolae2e{}", pid % 1_000_000),
+            cgroup_root: format!("isola-e2e-{pid}"),
+            ctr_namespace: format!("isola-e2e-{pid}"),
+        }
+    }
+
+    /// The containerd config: private root/state/sockets, CRI with the suite's pause image,
+    /// overlayfs, `restrict_oom_score_adj` (no CAP_SYS_RESOURCE here) and a plain `runc` handler.
+    /// The `isola` handler is added afterwards by `isola install`.
+    pub fn containerd_config(&self, sandbox_image: &str, runc: &Path) -> String {
+        let r = self.root.display();
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            r#"version = 2
+root = "{r}/root"
+state = "{r}/state"
+oom_score = 0
+
+[grpc]
+  address = "{sock}"
+
+[ttrpc]
+  address = "{r}/containerd.sock.ttrpc"
+
+[debug]
+  address = "{r}/debug.sock"
+  level = "info"
+
+[metrics]
+  address = ""
+
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "{r}/opt"
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "{sandbox_image}"
+    restrict_oom_score_adj = true
+    netns_mounts_under_state_dir = true
+    disable_apparmor = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "{cni}"
+      max_conf_num = 1
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          BinaryName = "{runc}"
+          Root = "{runc_root}"
+"#,
+            sock = self.socket.display(),
+            cni = self.cni_conf_dir.display(),
+            runc = runc.display(),
+            runc_root = self.runc_root.display(),
+        );
+        s
+    }
+
+    /// bridge + host-local (state in the temporary folder). No `isGateway` and no `ipMasq`: the
+    /// suite's pods need no route out, and so the host's ip_forward and iptables stay untouched.
+    /// Loopback is not listed: containerd's CRI always brings `lo` up itself with the `loopback`
+    /// plugin from `bin_dir`.
+    pub fn cni_conflist(&self) -> String {
+        serde_json::json!({
+            "cniVersion": "0.4.0",
+            "name": self.network,
+            "plugins": [{
+                "type": "bridge",
+                "bridge": self.bridge,
+                "isGateway": false,
+                "ipMasq": false,
+                "hairpinMode": false,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": "10.88.77.0/24"}]],
+                    "dataDir": self.cni_data_dir.display().to_string(),
+                }
+            }]
+        })
+        .to_string()
+    }
+
+    /// Writes config.toml and the conflist; creates the folders they name.
+    pub fn write(&self, sandbox_image: &str, runc: &Path) -> Result<()> {
+        for d in [&self.cni_conf_dir, &self.cni_data_dir, &self.pod_logs, &self.isola_root, &self.runc_root] {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        std::fs::write(&self.config, self.containerd_config(sandbox_image, runc))?;
+        std::fs::write(self.cni_conf_dir.join("10-isola-e2e.conflist"), self.cni_conflist())?;
+        Ok(())
+    }
+}
+
+/// A running containerd, stopped by `stop` (SIGTERM, then SIGKILL after `grace`).
+pub struct Containerd {
+    child: Option<Child>,
+}
+
+impl Containerd {
+    /// Starts `containerd --config` and waits until its socket accepts connections.
+    pub fn start(layout: &Layout) -> Result<Self> {
+        let log = std::fs::File::create(&layout.log)?;
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(&layout.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting containerd (install containerd: scripts/setup.sh)")?;
+        let mut me = Self { child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::os::unix::net::UnixStream::connect(&layout.socket).is_ok() {
+                return Ok(me);
+            }
+            if let Some(status) = me.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!("containerd exited ({status}) before serving: {}", log_tail(&layout.log));
+            }
+            if Instant::now() > deadline {
+                me.stop(Duration::from_secs(1));
+                bail!("containerd did not open {} within 20 s: {}", layout.socket.display(), log_tail(&layout.log));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// SIGTERM, wait up to `grace`, then SIGKILL; reaps the process. Idempotent.
+    pub fn stop(&mut self, grace: Duration) {
+        let Some(mut child) = self.child.take() else { return };
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+/// The last lines of a log file, for error messages.
+pub fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}

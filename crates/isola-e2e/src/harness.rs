@@ -1,0 +1,278 @@
+//! One suite run: a temporary root, the payload images, a private containerd with the `isola`
+//! (via `isola install`) and `runc` handlers, a CRI client, and a teardown that leaves nothing
+//! behind. `Harness` tears down on drop too, so a failing or panicking test still cleans up.
+
+use crate::containerd::{Containerd, Layout};
+use crate::cri::Cri;
+use crate::payloads::{self, Build, Payload};
+use crate::{images, teardown};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The CRI namespace of containerd.
+pub const K8S_NAMESPACE: &str = "k8s.io";
+
+pub const PAUSE_IMAGE: &str = "isola-e2e.local/pause:1";
+pub const HELLO_WASM: &str = "isola-e2e.local/hello-wasm:1";
+pub const HELLO_NATIVE: &str = "isola-e2e.local/hello-native:1";
+pub const SLEEPER_WASM: &str = "isola-e2e.local/sleeper-wasm:1";
+pub const SLEEPER_NATIVE: &str = "isola-e2e.local/sleeper-native:1";
+pub const MEMHOG_WASM: &str = "isola-e2e.local/memhog-wasm:1";
+
+/// Every image of the suite: (reference, payload, build).
+pub const IMAGES: &[(&str, Payload, Build)] = &[
+    (PAUSE_IMAGE, payloads::PAUSE, Build::Native),
+    (HELLO_WASM, payloads::HELLO, Build::Wasm),
+    (HELLO_NATIVE, payloads::HELLO, Build::Native),
+    (SLEEPER_WASM, payloads::SLEEPER, Build::Wasm),
+    (SLEEPER_NATIVE, payloads::SLEEPER, Build::Native),
+    (MEMHOG_WASM, payloads::MEMHOG, Build::Wasm),
+];
+
+/// The isola binary the suite drives: `$ISOLA_BIN`, else `<workspace>/target/release/isola`.
+pub fn isola_binary() -> Result<PathBuf> {
+    let path = match std::env::var_os("ISOLA_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/isola"),
+    };
+    if !path.is_file() {
+        bail!(
+            "isola binary not found at {}: build it first (`cargo build --release -p isola-cli`, \
+             or scripts/setup.sh), or point ISOLA_BIN at it",
+            path.display()
+        );
+    }
+    path.canonicalize().with_context(|| format!("resolving {}", path.display()))
+}
+
+pub fn runc_binary() -> Result<PathBuf> {
+    for p in ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"] {
+        if Path::new(p).is_file() {
+            return Ok(PathBuf::from(p));
+        }
+    }
+    bail!("runc not found (install the Debian package runc: scripts/setup.sh)")
+}
+
+pub struct Harness {
+    pub layout: Layout,
+    pub isola: PathBuf,
+    pub rt: tokio::runtime::Runtime,
+    pub cri: Option<Cri>,
+    containerd: Option<Containerd>,
+    /// (containerd namespace, shim grouping id) of everything started, to find shim sockets.
+    shim_ids: Mutex<Vec<(String, String)>>,
+    torn_down: bool,
+}
+
+impl Harness {
+    /// Builds images, configures and starts containerd, installs the isola handler, imports the
+    /// images and connects the CRI client. On error, what was made is torn down.
+    pub fn start(isola: &Path) -> Result<Self> {
+        if unsafe { libc::geteuid() } != 0 {
+            bail!("the e2e suite runs containerd and needs root");
+        }
+        // Orphaned shims are re-parented to us (not to a PID 1 that may not reap) and reaped in teardown.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let root = tempfile::Builder::new().prefix("isola-e2e.").tempdir_in("/tmp")?.keep();
+        let layout = Layout::new(&root);
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let mut h = Self {
+            layout,
+            isola: isola.to_path_buf(),
+            rt,
+            cri: None,
+            containerd: None,
+            shim_ids: Mutex::new(Vec::new()),
+            torn_down: false,
+        };
+        h.setup()?;
+        Ok(h)
+    }
+
+    fn setup(&mut self) -> Result<()> {
+        let build_dir = self.layout.root.join("build");
+        std::fs::create_dir_all(&build_dir)?;
+        let mut tars = Vec::new();
+        for (reference, payload, build) in IMAGES {
+            let file = payloads::compile(*payload, *build, &build_dir.join(reference_dir(reference)))?;
+            let tar = build_dir.join(format!("{}.tar", reference_dir(reference)));
+            images::build(&self.isola, &file, reference, &tar)?;
+            tars.push(tar);
+        }
+        self.layout.write(PAUSE_IMAGE, &runc_binary()?)?;
+        self.install_isola_handler()?;
+        self.containerd = Some(Containerd::start(&self.layout)?);
+        for tar in &tars {
+            images::import(&self.layout.socket, K8S_NAMESPACE, tar)?;
+        }
+        let socket = self.layout.socket.clone();
+        let cri = self.rt.block_on(async {
+            let cri = Cri::connect(&socket).await?;
+            cri.version().await?;
+            anyhow::Ok(cri)
+        })?;
+        self.cri = Some(cri);
+        Ok(())
+    }
+
+    /// `isola install --containerd-config CONFIG --binary ISOLA --runtime-root ROOT`.
+    fn install_isola_handler(&self) -> Result<()> {
+        let out = Command::new(&self.isola)
+            .arg("install")
+            .arg("--containerd-config")
+            .arg(&self.layout.config)
+            .arg("--binary")
+            .arg(&self.isola)
+            .arg("--runtime-root")
+            .arg(&self.layout.isola_root)
+            .output()?;
+        if !out.status.success() && crate::fallback::is_missing_subcommand(&out.stderr) {
+            // FALLBACK(issue 6)
+            crate::fallback::install(&self.layout.config, &self.isola, &self.layout.isola_root)?;
+        } else if !out.status.success() {
+            bail!("`isola install` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let config = std::fs::read_to_string(&self.layout.config)?;
+        if !config.contains("runtimes.isola") {
+            bail!("`isola install` succeeded but {} has no isola runtime table", self.layout.config.display());
+        }
+        Ok(())
+    }
+
+    /// The image-layout tar `setup` built for `reference` (to import it elsewhere, e.g. for `ctr run`).
+    pub fn image_tar(&self, reference: &str) -> PathBuf {
+        self.layout.root.join("build").join(format!("{}.tar", reference_dir(reference)))
+    }
+
+    pub fn cri(&self) -> &Cri {
+        self.cri.as_ref().expect("CRI client connected by Harness::start")
+    }
+
+    /// Records a shim grouping id (pod sandbox id, or `ctr run` container id) for the leftover check.
+    pub fn track(&self, namespace: &str, id: &str) {
+        self.shim_ids.lock().unwrap().push((namespace.to_owned(), id.to_owned()));
+    }
+
+    pub fn containerd_pid(&self) -> Option<u32> {
+        self.containerd.as_ref().and_then(|c| c.pid())
+    }
+
+    /// Tears everything down and returns what is still left (empty when clean). Idempotent.
+    pub fn teardown(&mut self) -> Vec<String> {
+        if !self.torn_down {
+            self.torn_down = true;
+            self.remove_workloads();
+            if let Some(mut c) = self.containerd.take() {
+                c.stop(Duration::from_secs(5));
+            }
+            self.cri = None;
+            self.clean_host();
+        }
+        let ids = self.shim_ids.lock().unwrap().clone();
+        teardown::leftovers(&self.layout, &ids)
+    }
+
+    /// Stops and removes every pod (CRI) and every `ctr` container of this containerd.
+    fn remove_workloads(&self) {
+        if let Some(cri) = &self.cri {
+            let pods = self.rt.block_on(async {
+                let pods = cri.list_pods().await.unwrap_or_default();
+                for id in &pods {
+                    if let Err(e) = cri.stop_and_remove_pod(id).await {
+                        eprintln!("teardown: {e:#}");
+                    }
+                }
+                pods
+            });
+            for id in pods {
+                self.track(K8S_NAMESPACE, &id);
+            }
+        }
+        if self.containerd.is_some() {
+            let ctr = |args: &[&str]| {
+                Command::new("ctr")
+                    .arg("-a")
+                    .arg(&self.layout.socket)
+                    .args(["-n", &self.layout.ctr_namespace])
+                    .args(args)
+                    .output()
+            };
+            if let Ok(out) = ctr(&["containers", "list", "-q"]) {
+                for id in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()) {
+                    let _ = ctr(&["tasks", "kill", "-s", "SIGKILL", id]);
+                    let _ = ctr(&["tasks", "delete", "-f", id]);
+                    let _ = ctr(&["containers", "delete", id]);
+                }
+            }
+        }
+    }
+
+    /// What containerd does not clean by itself, or what a crash left.
+    fn clean_host(&self) {
+        let l = &self.layout;
+        for _ in 0..3 {
+            let procs = teardown::processes_under(&l.root);
+            if procs.is_empty() {
+                break;
+            }
+            for (pid, _) in procs {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for e in teardown::remove_cgroups(&l.cgroup_root) {
+            eprintln!("teardown: {e}");
+        }
+        reap_children();
+        for m in teardown::unmount_all(&l.root) {
+            eprintln!("teardown: still mounted: {m}");
+        }
+        for link in teardown::delete_links(&l.bridge) {
+            eprintln!("teardown: link {link} not deleted");
+        }
+        for p in teardown::cni_state(&l.network) {
+            let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+        }
+        for (ns, id) in self.shim_ids.lock().unwrap().iter() {
+            let _ = std::fs::remove_file(teardown::shim_socket(&l.socket, ns, id));
+        }
+        let _ = std::fs::remove_dir_all(Path::new("/run/containerd/runc").join(&l.ctr_namespace));
+        // Remove the (now empty) folders containerd created outside its config, if it did.
+        for d in ["/run/containerd/runc", "/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni/networks", "/var/lib/cni"] {
+            let _ = std::fs::remove_dir(d);
+        }
+        // Only with nothing mounted below it: never recurse into a live mount.
+        if teardown::mounts_under(&l.root).is_empty() {
+            if let Err(e) = std::fs::remove_dir_all(&l.root) {
+                eprintln!("teardown: removing {}: {e}", l.root.display());
+            }
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let left = self.teardown();
+        if !left.is_empty() {
+            eprintln!("teardown left behind:\n  {}", left.join("\n  "));
+        }
+    }
+}
+
+fn reap_children() {
+    loop {
+        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if r <= 0 {
+            break;
+        }
+    }
+}
+
+/// A file-system-safe name for an image reference.
+fn reference_dir(reference: &str) -> String {
+    reference.rsplit('/').next().unwrap_or(reference).replace(':', "-")
+}

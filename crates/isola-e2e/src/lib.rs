@@ -1,0 +1,21 @@
+//! isola's end-to-end harness: a private containerd 1.6 with its CRI plugin, CNI and the `isola`
+//! RuntimeClass handler (installed by `isola install`), images built by `isola image`, a CRI
+//! client that drives pods like the kubelet, and a teardown that leaves nothing on the host.
+//! Needs root, containerd, runc, CNI plugins and clang (scripts/setup.sh installs them).
+//!
+//! ```no_run
+//! let isola = isola_e2e::harness::isola_binary()?;
+//! let mut h = isola_e2e::harness::Harness::start(&isola)?;
+//! // ... h.cri() ...
+//! assert!(h.teardown().is_empty());
+//! # anyhow::Ok(())
+//! ```
+
+pub mod bench;
+pub mod containerd;
+pub mod cri;
+mod fallback; // FALLBACK(issue 6): remove with src/fallback.rs
+pub mod harness;
+pub mod images;
+pub mod payloads;
+pub mod teardown;

@@ -1,0 +1,225 @@
+//! Finding and removing everything one suite run put on the host: processes, mounts, cgroups,
+//! network links, CNI state and containerd's shim sockets. Every finder is also the leftover
+//! check: after a clean teardown each returns nothing. Never touches what another run made: every
+//! match is keyed by this run's temporary root, network, bridge, cgroup root or ids.
+
+use crate::containerd::Layout;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// containerd 1.6 puts shim sockets here whatever its config says.
+pub const SHIM_SOCKET_DIR: &str = "/run/containerd/s";
+
+/// Processes (other than this one) whose command line names `root`: containerd, its shims
+/// (`-address ROOT/containerd.sock`), the runtime and anything started from the root.
+pub fn processes_under(root: &Path) -> Vec<(i32, String)> {
+    let needle = root.display().to_string();
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return found };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains(&needle) {
+            found.push((pid, cmdline.trim().to_owned()));
+        }
+    }
+    found
+}
+
+/// The cgroup directories of this run, one per mounted hierarchy (v1 controllers and unified).
+pub fn cgroup_dirs(cgroup_root: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else { return dirs };
+    for e in entries.flatten() {
+        let dir = e.path().join(cgroup_root);
+        if let Ok(real) = dir.canonicalize() {
+            if real.is_dir() && !dirs.contains(&real) {
+                dirs.push(real);
+            }
+        }
+    }
+    dirs
+}
+
+fn walk_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    out.push(dir.to_path_buf());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                walk_dirs(&e.path(), out);
+            }
+        }
+    }
+}
+
+/// Pids still in this run's cgroups.
+pub fn cgroup_pids(cgroup_root: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for top in cgroup_dirs(cgroup_root) {
+        let mut all = Vec::new();
+        walk_dirs(&top, &mut all);
+        for d in all {
+            if let Ok(text) = std::fs::read_to_string(d.join("cgroup.procs")) {
+                pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// SIGKILLs the processes in this run's cgroups, then removes the cgroups, deepest first.
+pub fn remove_cgroups(cgroup_root: &str) -> Vec<String> {
+    for pid in cgroup_pids(cgroup_root) {
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut failed = Vec::new();
+        for top in cgroup_dirs(cgroup_root) {
+            let mut all = Vec::new();
+            walk_dirs(&top, &mut all);
+            for d in all.iter().rev() {
+                if let Err(e) = std::fs::remove_dir(d) {
+                    failed.push(format!("rmdir {}: {e}", d.display()));
+                }
+            }
+        }
+        if failed.is_empty() || Instant::now() > deadline {
+            return failed;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Mount points at or below `root` in this mount namespace, deepest first.
+pub fn mounts_under(root: &Path) -> Vec<String> {
+    let prefix = root.display().to_string();
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|m| m == &prefix || m.starts_with(&format!("{prefix}/")))
+        .collect();
+    found.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    found.dedup();
+    found
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+}
+
+/// Lazily unmounts every mount below `root` (repeating for stacked mounts).
+pub fn unmount_all(root: &Path) -> Vec<String> {
+    for _ in 0..5 {
+        let mounts = mounts_under(root);
+        if mounts.is_empty() {
+            return Vec::new();
+        }
+        for m in mounts {
+            if let Ok(c) = std::ffi::CString::new(m) {
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+    }
+    mounts_under(root)
+}
+
+/// The bridge and the veths enslaved to it.
+pub fn network_links(bridge: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    if let Ok(out) = Command::new("ip").args(["-o", "link", "show", "master", bridge]).output() {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            // "7: vethXXXX@if2: <...>"
+            if let Some(name) = line.split(':').nth(1) {
+                links.push(name.trim().split('@').next().unwrap_or("").to_owned());
+            }
+        }
+    }
+    if Path::new("/sys/class/net").join(bridge).exists() {
+        links.push(bridge.to_owned());
+    }
+    links
+}
+
+pub fn delete_links(bridge: &str) -> Vec<String> {
+    for link in network_links(bridge) {
+        let _ = Command::new("ip").args(["link", "del", &link]).output();
+    }
+    network_links(bridge)
+}
+
+/// CNI state containerd's go-cni keeps outside the config's reach: the result cache
+/// (/var/lib/cni/results/NET-*) and, had host-local ignored `dataDir`, its lease folder.
+pub fn cni_state(network: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let prefix = format!("{network}-");
+    if let Ok(entries) = std::fs::read_dir("/var/lib/cni/results") {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                found.push(e.path());
+            }
+        }
+    }
+    let leases = Path::new("/var/lib/cni/networks").join(network);
+    if leases.exists() {
+        found.push(leases);
+    }
+    found
+}
+
+/// Where containerd 1.6's shim for (`namespace`, `id`) listens: `/run/containerd/s/` +
+/// hex(sha256(join(grpc address, namespace, id))).
+pub fn shim_socket(grpc_address: &Path, namespace: &str, id: &str) -> PathBuf {
+    let key = grpc_address.join(namespace).join(id);
+    let digest = Sha256::digest(key.as_os_str().as_encoded_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Path::new(SHIM_SOCKET_DIR).join(hex)
+}
+
+/// Everything of this run still on the host; empty after a clean teardown.
+pub fn leftovers(layout: &Layout, shim_ids: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (pid, cmd) in processes_under(&layout.root) {
+        found.push(format!("process {pid}: {cmd}"));
+    }
+    for pid in cgroup_pids(&layout.cgroup_root) {
+        found.push(format!("process {pid} in cgroup {}", layout.cgroup_root));
+    }
+    for m in mounts_under(&layout.root) {
+        found.push(format!("mount {m}"));
+    }
+    for d in cgroup_dirs(&layout.cgroup_root) {
+        found.push(format!("cgroup {}", d.display()));
+    }
+    for l in network_links(&layout.bridge) {
+        found.push(format!("link {l}"));
+    }
+    for p in cni_state(&layout.network) {
+        found.push(format!("CNI state {}", p.display()));
+    }
+    for (ns, id) in shim_ids {
+        let s = shim_socket(&layout.socket, ns, id);
+        if s.exists() {
+            found.push(format!("shim socket {} ({ns}/{id})", s.display()));
+        }
+    }
+    let ctr_runc_root = Path::new("/run/containerd/runc").join(&layout.ctr_namespace);
+    if ctr_runc_root.exists() {
+        found.push(format!("runtime root {}", ctr_runc_root.display()));
+    }
+    if layout.root.exists() {
+        found.push(format!("temporary root {}", layout.root.display()));
+    }
+    found
+}
