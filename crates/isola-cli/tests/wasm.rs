@@ -285,3 +285,32 @@ fn precompile_warms_the_cache_for_the_first_start() {
     assert_eq!(out.status.code(), Some(3));
     assert!(!std::fs::read_to_string(&log).unwrap_or_default().contains("compiled wasm module"), "the first start was a cache hit");
 }
+
+/// Seccomp filters stacked on a process, from /proc/PID/status.
+fn seccomp_filters(pid: i64) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Seccomp_filters:")).and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn the_wasm_host_runs_under_its_own_second_filter_unless_the_node_turns_it_off() {
+    let w = World::new("wasm-hostfilter");
+    let b = w.wasm_bundle("b", &wasm_payload("wasm_probe"), &["loop"], |_| {});
+    let relaxed = w.scratch.join("relaxed.toml");
+    let cache = w.scratch.join("module-cache");
+    std::fs::write(&relaxed, format!("[wasm]\nmodule-cache = \"{}\"\nhost-seccomp = false\n", cache.display())).unwrap();
+    for (policy, want) in [(w.wasm_policy(), 2), (relaxed, 1)] {
+        let id = w.id(&format!("f{want}"));
+        let out = w.run(&["--config", policy.to_str().unwrap(), "run", "--detach", "--bundle", b.to_str().unwrap(), &id]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let pid = w.state(&id)["pid"].as_i64().unwrap();
+        // The container's filter goes on before the guest is instantiated, the host's after.
+        wait_until("the container's filter", || seccomp_filters(pid).is_some_and(|n| n >= 1));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(seccomp_filters(pid), Some(want), "policy {}", policy.display());
+        assert!(w.run(&["kill", &id, "KILL"]).status.success());
+        wait_until("stopped", || w.state(&id)["status"] == "stopped");
+        assert!(w.run(&["delete", &id]).status.success());
+        w.assert_no_leftovers(&id);
+    }
+}

@@ -246,6 +246,46 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// In a forked child (raw syscalls only after fork): with the wasm host profile on, exec,
+    /// sockets, fork and executable mappings fail with EPERM while plain mappings still work.
+    #[test]
+    fn wasm_host_profile_refuses_exec_sockets_fork_and_executable_memory() {
+        let filter = compile(&isola_policy::seccomp::wasm_host_profile()).unwrap();
+        // /bin/false: an exec that got through would end the child with 1, failing the test.
+        let path = std::ffi::CString::new("/bin/false").unwrap();
+        let argv = [path.as_ptr(), std::ptr::null()];
+        // SAFETY: the child only makes raw syscalls on memory prepared before the fork.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let eperm = || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+            let mut failures = 0;
+            unsafe {
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if install(&filter).is_err() {
+                    libc::_exit(100);
+                }
+                let rw = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+                if rw == libc::MAP_FAILED { failures |= 1; }
+                let rx = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_EXEC,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+                if rx != libc::MAP_FAILED || !eperm() { failures |= 2; }
+                if libc::mprotect(rw, 4096, libc::PROT_READ | libc::PROT_EXEC) == 0 || !eperm() { failures |= 4; }
+                if libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) >= 0 || !eperm() { failures |= 8; }
+                if libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) >= 0 || !eperm() { failures |= 16; }
+                libc::execve(path.as_ptr(), argv.as_ptr(), std::ptr::null());
+                if !eperm() { failures |= 32; }
+                libc::_exit(failures);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status), "child died: status {status:#x}");
+        assert_eq!(libc::WEXITSTATUS(status), 0, "bit set = a call that should have failed with EPERM did not (1 = plain mmap failed)");
+    }
+
     #[test]
     fn a_world_writable_artifact_is_not_trusted() {
         let profile = isola_policy::seccomp::default_profile();

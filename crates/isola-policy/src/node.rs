@@ -38,6 +38,9 @@ pub struct WasmDefaults {
     pub clock_resolution_ns: u64,
     /// Where compiled modules are cached.
     pub module_cache: String,
+    /// Confine the wasm host process with its own seccomp allow-list (no exec, sockets, fork
+    /// or new executable mappings) once the guest is instantiated. Default true.
+    pub host_seccomp: bool,
 }
 
 impl Default for NodeConfig {
@@ -59,6 +62,7 @@ impl Default for WasmDefaults {
             fuel: 0,
             clock_resolution_ns: 100_000,
             module_cache: "/var/lib/isola/modules".into(),
+            host_seccomp: true,
         }
     }
 }

@@ -139,6 +139,78 @@ pub fn default_profile() -> LinuxSeccomp {
     profile
 }
 
+/// What the wasm host process still calls once its guest is instantiated (recorded with
+/// `strace -f` over the wasm test suite: WASI file and clock calls, memory growth, the tokio
+/// threads of wasmtime-wasi, trap signals). Installed on top of the container's profile, so a
+/// call must pass both.
+pub const WASM_HOST_ALLOWED: &[&str] = &[
+    // I/O on descriptors the guest was given.
+    "read", "readv", "pread64", "preadv", "preadv2", "write", "writev", "pwrite64", "pwritev",
+    "pwritev2", "lseek", "close", "dup", "dup3", "fcntl", "fsync", "fdatasync", "ftruncate",
+    "fallocate", "fadvise64", "flock", "sendfile", "copy_file_range",
+    // WASI path operations, relative to preopened directories.
+    "openat", "openat2", "newfstatat", "fstat", "statx", "statfs", "fstatfs", "getdents64",
+    "readlink", "readlinkat", "mkdirat", "unlinkat", "renameat", "renameat2", "symlinkat",
+    "linkat", "utimensat", "faccessat", "faccessat2", "getcwd",
+    // Memory: growth and guard pages (executable mappings are ruled out below).
+    "munmap", "madvise", "mremap", "brk", "membarrier",
+    // Threads of the host (tokio workers, the timeout watchdog) and their synchronisation.
+    "futex", "set_robust_list", "get_robust_list", "rseq", "sched_yield", "sched_getaffinity",
+    "gettid", "getpid", "getppid", "exit", "exit_group", "tgkill",
+    // Signals: traps are SIGSEGV/SIGILL handled by wasmtime on an alternate stack.
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "restart_syscall",
+    // Clocks, sleeping, polling, randomness.
+    "clock_gettime", "clock_getres", "gettimeofday", "nanosleep", "clock_nanosleep",
+    "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd2",
+    "poll", "ppoll", "pselect6", "getrandom",
+    // Identity and limits, read only.
+    "getuid", "geteuid", "getgid", "getegid", "uname", "getrlimit", "prlimit64",
+];
+
+/// Calls the wasm host never needs after instantiation, refused even when the container's
+/// own profile allows them: a guest that escaped the wasm sandbox cannot start a program,
+/// open a socket, fork, or map new executable code.
+pub const WASM_HOST_DENIED: &[&str] = &[
+    "execve", "execveat", "fork", "vfork", "socket", "socketpair", "connect", "bind", "listen",
+    "accept", "accept4", "sendto", "sendmsg", "recvfrom", "recvmsg", "kill", "ptrace",
+    "process_vm_readv", "process_vm_writev", "memfd_create", "pkey_mprotect", "mount", "unshare",
+    "setns", "chroot", "setuid", "setgid", "capset", "ioprio_set", "io_uring_setup",
+];
+
+const CLONE_THREAD: u64 = 0x0001_0000;
+const PROT_EXEC: u64 = 0x4;
+const TCGETS: u64 = 0x5401;
+const TIOCGWINSZ: u64 = 0x5413;
+const FIONREAD: u64 = 0x541b;
+const FIONBIO: u64 = 0x5421;
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+
+/// The wasm host's own profile, installed after the guest is instantiated and before it runs.
+/// x86_64 only (a 32-bit or x32 syscall from the host process can only be an attack); clone only
+/// for threads; mmap/mprotect never with PROT_EXEC (the code was mapped before); ioctl only for
+/// the terminal queries of stdio; prctl only to name threads.
+pub fn wasm_host_profile() -> LinuxSeccomp {
+    use LinuxSeccompOperator::{ScmpCmpEq, ScmpCmpMaskedEq};
+    let allow = LinuxSeccompAction::ScmpActAllow;
+    let mut rules = vec![rule(WASM_HOST_ALLOWED, allow, None, vec![])];
+    rules.push(rule(&["clone"], allow, None, vec![arg(0, ScmpCmpMaskedEq, CLONE_THREAD, Some(CLONE_THREAD))]));
+    rules.push(rule(&["clone3"], LinuxSeccompAction::ScmpActErrno, Some(ENOSYS), vec![]));
+    rules.push(rule(&["mmap", "mprotect"], allow, None, vec![arg(2, ScmpCmpMaskedEq, PROT_EXEC, Some(0))]));
+    for request in [TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO] {
+        rules.push(rule(&["ioctl"], allow, None, vec![arg(1, ScmpCmpEq, request, None)]));
+    }
+    for option in [PR_SET_NAME, PR_GET_NAME] {
+        rules.push(rule(&["prctl"], allow, None, vec![arg(0, ScmpCmpEq, option, None)]));
+    }
+    let mut profile = LinuxSeccomp::default();
+    profile.set_default_action(LinuxSeccompAction::ScmpActErrno);
+    profile.set_default_errno_ret(Some(EPERM));
+    profile.set_architectures(Some(vec![Arch::ScmpArchX86_64]));
+    profile.set_syscalls(Some(rules));
+    profile
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +249,30 @@ mod tests {
         assert_eq!(a.op(), LinuxSeccompOperator::ScmpCmpMaskedEq);
         assert_eq!(a.value() & 0x1000_0000, 0x1000_0000, "CLONE_NEWUSER must be in the mask");
         assert_eq!(a.value_two(), Some(0));
+    }
+
+    #[test]
+    fn wasm_host_profile_allows_none_of_the_denied_calls() {
+        let p = wasm_host_profile();
+        let named: Vec<&String> = p.syscalls().as_ref().unwrap().iter().flat_map(|r| r.names().iter()).collect();
+        for denied in WASM_HOST_DENIED {
+            assert!(!named.iter().any(|n| n == denied), "{denied} is named by a rule");
+        }
+        assert_eq!(p.default_action(), LinuxSeccompAction::ScmpActErrno);
+        assert_eq!(p.architectures().as_deref(), Some(&[Arch::ScmpArchX86_64][..]));
+    }
+
+    #[test]
+    fn wasm_host_maps_nothing_executable_and_clones_only_threads() {
+        let p = wasm_host_profile();
+        let rules = p.syscalls().as_ref().unwrap();
+        let conditional = |name: &str| rules.iter().find(|r| r.names().iter().any(|n| n == name) && r.args().is_some());
+        for name in ["mmap", "mprotect"] {
+            let a = &conditional(name).unwrap().args().as_ref().unwrap()[0];
+            assert_eq!((a.index(), a.value(), a.value_two()), (2, PROT_EXEC, Some(0)), "{name}");
+        }
+        let a = &conditional("clone").unwrap().args().as_ref().unwrap()[0];
+        assert_eq!((a.value(), a.value_two()), (CLONE_THREAD, Some(CLONE_THREAD)));
+        assert!(!WASM_HOST_ALLOWED.iter().any(|n| ["mmap", "mprotect", "clone", "ioctl"].contains(n)));
     }
 }

@@ -29,6 +29,9 @@ pub struct WasmPlan {
     pub expose_service_account: bool,
     /// Directory of the compiled-module cache.
     pub module_cache: String,
+    /// Whether the wasm host gets its own seccomp allow-list (node policy only, never an
+    /// annotation: a tenant cannot loosen it).
+    pub host_seccomp: bool,
 }
 
 fn number(key: &str, value: &str) -> Result<u64, String> {
@@ -53,6 +56,7 @@ pub fn plan_wasm(
         clock_resolution_ns: d.clock_resolution_ns,
         expose_service_account: false,
         module_cache: d.module_cache.clone(),
+        host_seccomp: d.host_seccomp,
     };
     let mut clamps = Vec::new();
     let mut keys: Vec<_> = annotations.keys().filter(|k| k.starts_with(PREFIX)).collect();

@@ -106,7 +106,16 @@ impl Runtime {
         let sandbox = wasm::sandbox(plan).step(id, "wasm engine")?;
         let loaded = sandbox.load_bytes(&module, bytes).step(id, "wasm module")?;
         tracing::debug!(id, cache = ?loaded.cache_outcome(), "wasm module loaded");
-        Ok(WasmExecutor { sandbox: Rc::new(sandbox), loaded: Rc::new(loaded) })
+        let host_filter = if plan.host_seccomp {
+            let profile = isola_policy::seccomp::wasm_host_profile();
+            let mut filter = seccomp::cached(&profile, &self.seccomp_cache()).step(id, "wasm host seccomp")?;
+            // TSYNC: the timeout watchdog thread, started before instantiation, is confined too.
+            filter.flags |= libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
+            Some(Rc::new(filter))
+        } else {
+            None
+        };
+        Ok(WasmExecutor { sandbox: Rc::new(sandbox), loaded: Rc::new(loaded), host_filter })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1,8 +1,10 @@
 //! The wasm workload: the module is loaded (cache or compile) and linked in the runtime
 //! process before the container exists, so a bad module fails `create` with nothing made; the
 //! guest's WASI context is built inside the container after `pivot_root`, and the guest runs
-//! as the container's init. The guest never sees /proc, /sys or /dev: through /proc the wasm
-//! host's own memory (/proc/self/mem) and original environment would be one open() away.
+//! as the container's init, under a second seccomp filter of the wasm host's own (installed
+//! after instantiation: no exec, sockets, fork or executable mappings). The guest never sees
+//! /proc, /sys or /dev: through /proc the wasm host's own memory (/proc/self/mem) and original
+//! environment would be one open() away.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use isola_linux::libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use isola_linux::seccomp::{self, CompiledFilter};
 use isola_policy::WasmPlan;
 use isola_wasm::{Guest, GuestStdio, Loaded, ModuleCache, Preopen, Sandbox, SandboxConfig};
 use oci_spec::runtime::Spec;
@@ -48,6 +51,8 @@ pub(crate) fn sandbox(plan: &WasmPlan) -> Result<Sandbox, String> {
 pub(crate) struct WasmExecutor {
     pub sandbox: Rc<Sandbox>,
     pub loaded: Rc<Loaded>,
+    /// The wasm host's own allow-list, installed once the guest is instantiated.
+    pub host_filter: Option<Rc<CompiledFilter>>,
 }
 
 extern "C" fn exit_on_signal(sig: libc::c_int) {
@@ -71,7 +76,10 @@ impl Executor for WasmExecutor {
             .sandbox
             .start(&self.loaded, &guest, GuestStdio::default())
             .map_err(|e| ExecutorError::Other(e.to_string()))?;
-        let outcome = prepared.run();
+        let outcome = prepared.run_confined(|| match &self.host_filter {
+            Some(filter) => seccomp::install(filter),
+            None => Ok(()),
+        });
         if let Some(reason) = outcome.reason() {
             eprintln!("{reason}");
         }

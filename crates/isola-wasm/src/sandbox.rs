@@ -436,6 +436,13 @@ impl Prepared {
     /// Runs the guest to completion on this thread and says how it ended. Never panics on guest
     /// behaviour; the caller prints `reason()` and exits with `exit_code()`.
     pub fn run(self) -> Outcome {
+        self.run_confined(|| Ok(()))
+    }
+
+    /// Like `run`, calling `confine` after the guest is instantiated and before its first
+    /// instruction of `_start` (the point where the host's own seccomp filter goes on). If
+    /// `confine` fails the guest does not run.
+    pub fn run_confined(self, confine: impl FnOnce() -> std::io::Result<()>) -> Outcome {
         let _watchdog = match self.timeout {
             Some(limit) => match start_watchdog(&self.engine, limit) {
                 Ok(w) => Some(w),
@@ -448,10 +455,12 @@ impl Prepared {
             Ready::Module { mut store, pre } => (|| {
                 let instance = pre.instantiate(&mut store)?;
                 let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                confine().map_err(|e| wasmtime::Error::msg(format!("confining the wasm host: {e}")))?;
                 start.call(&mut store, ())
             })(),
             Ready::Component { mut store, pre } => (|| {
                 let command = pre.instantiate(&mut store)?;
+                confine().map_err(|e| wasmtime::Error::msg(format!("confining the wasm host: {e}")))?;
                 match command.wasi_cli_run().call_run(&mut store)? {
                     Ok(()) => Ok(()),
                     Err(()) => Err(I32Exit(1).into()),
