@@ -35,6 +35,9 @@ pub enum Payload<'a> {
 /// Limits written into the hardened profile (and the safety bounds of the plain one).
 pub const HARDENED_MEMORY: i64 = 128 << 20;
 pub const HARDENED_PIDS: i64 = 64;
+/// Half a core (cgroup CPU quota / period, microseconds).
+pub const HARDENED_CPU_QUOTA: i64 = 50_000;
+pub const HARDENED_CPU_PERIOD: i64 = 100_000;
 pub const PLAIN_SAFETY_MEMORY: i64 = 2 << 30;
 pub const PLAIN_SAFETY_PIDS: i64 = 1024;
 
@@ -94,7 +97,7 @@ pub fn config_json(profile: Profile, args: &[String], wasm: bool, timeout_ms: u6
         "pids": {"limit": pids}
     });
     if hardened {
-        resources["cpu"] = json!({"quota": 50000, "period": 100000});
+        resources["cpu"] = json!({"quota": HARDENED_CPU_QUOTA, "period": HARDENED_CPU_PERIOD});
     }
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc"}),
@@ -106,6 +109,14 @@ pub fn config_json(profile: Profile, args: &[String], wasm: bool, timeout_ms: u6
     ];
     if hardened {
         mounts.push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=16m"]}));
+    }
+    let mut rlimits = vec![json!({"type": "RLIMIT_NOFILE", "hard": if hardened { 256 } else { 1024 }, "soft": if hardened { 256 } else { 1024 }})];
+    if hardened && !wasm && timeout_ms > 0 {
+        // The scenario's bound for a container, as the kernel can enforce it: the CPU seconds the
+        // hardened quota allows within that wall time, then SIGKILL (soft = hard: a container's
+        // PID 1 ignores SIGXCPU). The wasm sandbox gets the same bound as `io.isola.wasm.timeout-ms`.
+        let secs = (timeout_ms * HARDENED_CPU_QUOTA as u64 / HARDENED_CPU_PERIOD as u64 / 1000).max(1);
+        rlimits.push(json!({"type": "RLIMIT_CPU", "soft": secs, "hard": secs}));
     }
     let mut annotations = json!({"org.isola.lab.profile": profile.as_str()});
     if wasm {
@@ -123,7 +134,7 @@ pub fn config_json(profile: Profile, args: &[String], wasm: bool, timeout_ms: u6
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp"],
             "cwd": "/",
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": if hardened { 256 } else { 1024 }, "soft": if hardened { 256 } else { 1024 }}],
+            "rlimits": rlimits,
             "noNewPrivileges": true
         },
         "root": {"path": "rootfs", "readonly": hardened},
@@ -196,6 +207,13 @@ mod tests {
         assert_eq!(c["linux"]["resources"]["memory"]["limit"], HARDENED_MEMORY);
         assert_eq!(c["linux"]["resources"]["pids"]["limit"], HARDENED_PIDS);
         assert!(c["linux"]["resources"]["cpu"]["quota"].as_i64().unwrap() > 0);
+        // 5 s of wall time at half a core: killed after 2 CPU-seconds.
+        let cpu = c["process"]["rlimits"].as_array().unwrap().iter().find(|r| r["type"] == "RLIMIT_CPU").expect("RLIMIT_CPU");
+        assert_eq!((cpu["soft"].as_u64(), cpu["hard"].as_u64()), (Some(2), Some(2)));
+        let plain = config_json(Profile::Plain, &args(), false, 5000);
+        assert!(!plain["process"]["rlimits"].as_array().unwrap().iter().any(|r| r["type"] == "RLIMIT_CPU"));
+        let wasm = config_json(Profile::Hardened, &args(), true, 5000);
+        assert!(!wasm["process"]["rlimits"].as_array().unwrap().iter().any(|r| r["type"] == "RLIMIT_CPU"), "wasm has its own timeout");
     }
 
     #[test]

@@ -94,7 +94,8 @@ enum Cmd {
         /// CI size (a few minutes on 2 cores): the whole attack suite against native,
         /// isola-container and isola-wasm with the hardened profile only, then every bench suite
         /// against those three targets (startup 3 runs, compute 1 run, memory 1 run, density
-        /// N=10). Also fails when isola-wasm lets any attack through (escaped or leaked).
+        /// N=10). Also fails when isola-wasm lets any attack through (escaped or leaked), or when
+        /// native or isola ends an attack or a benchmark in an error.
         #[arg(long, conflicts_with = "full")]
         smoke: bool,
         #[arg(long, default_value = "/var/tmp/isola-lab/report")]
@@ -272,7 +273,8 @@ fn all(lab: &Lab, size: Size, dir: &Path) -> Result<()> {
 }
 
 /// What fails a run: a compute checksum that disagrees with native (always), and with `strict`
-/// (the CI smoke run) any attack that got through isola-wasm.
+/// (the CI smoke run) any attack that got through isola-wasm, and any attack cell or benchmark
+/// of native or isola that ended in an error (the sandbox under test did not run the payload).
 fn gate(attacks: &[schema::AttackReport], benches: &[schema::BenchReport], strict: bool) -> Vec<String> {
     let mut problems: Vec<String> = benches
         .iter()
@@ -290,7 +292,58 @@ fn gate(attacks: &[schema::AttackReport], benches: &[schema::BenchReport], stric
             if !breaches.is_empty() {
                 problems.push(format!("isola-wasm let {} through ({} profile): {}", breaches.len(), a.profile.as_deref().unwrap_or("?"), breaches.join(", ")));
             }
+            for s in &a.scenarios {
+                for (t, c) in &s.results {
+                    if c.verdict == verdict::Verdict::Error && (t == "native" || t.starts_with("isola")) {
+                        problems.push(format!("attack {} on {t}: error: {}", s.id, c.evidence));
+                    }
+                }
+            }
+        }
+        for b in benches {
+            for x in &b.results {
+                let ours = x.target == "native" || x.target.starts_with("isola") || x.target == bench::INPROCESS;
+                if let Some(e) = x.error.as_ref().filter(|e| ours && !e.starts_with("skipped") && !e.starts_with("checksum mismatch")) {
+                    problems.push(format!("bench {} {} on {}: {e}", b.suite, x.benchmark, x.target));
+                }
+            }
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::gate;
+    use crate::schema::{AttackReport, BenchReport, BenchResult, Cell, ScenarioResult};
+    use crate::verdict::Verdict;
+
+    fn attack(wasm: Verdict) -> AttackReport {
+        let mut results = BTreeMap::new();
+        results.insert("native".to_string(), Cell { verdict: Verdict::Escaped, evidence: "token".into(), wall_ms: None });
+        results.insert("isola-wasm".to_string(), Cell { verdict: wasm, evidence: "e".into(), wall_ms: None });
+        AttackReport {
+            targets: vec!["native".into(), "isola-wasm".into()],
+            scenarios: vec![ScenarioResult { id: "FS-01".into(), group: "filesystem".into(), title: "t".into(), control: "ok".into(), results }],
+            profile: Some("hardened".into()),
+        }
+    }
+
+    fn compute(error: Option<&str>) -> BenchReport {
+        let row = BenchResult { benchmark: "sha256".into(), target: "isola-wasm".into(), error: error.map(str::to_string), ..Default::default() };
+        BenchReport { suite: "compute".into(), machine: Default::default(), results: vec![row] }
+    }
+
+    #[test]
+    fn smoke_gate_fails_on_wasm_breach_error_and_checksum_mismatch() {
+        assert!(gate(&[attack(Verdict::Blocked)], &[compute(None)], true).is_empty());
+        assert!(gate(&[attack(Verdict::Leaked)], &[compute(None)], false).is_empty(), "only the smoke run gates breaches");
+        assert_eq!(gate(&[attack(Verdict::Leaked)], &[compute(None)], true).len(), 1);
+        assert_eq!(gate(&[attack(Verdict::Error)], &[compute(None)], true).len(), 1);
+        assert_eq!(gate(&[], &[compute(Some("checksum mismatch: native 1 vs isola-wasm 2"))], false).len(), 1);
+        assert_eq!(gate(&[], &[compute(Some("Exited(134): wasm trap"))], true).len(), 1);
+        assert!(gate(&[], &[compute(Some("skipped: isola not found"))], true).is_empty());
+    }
 }
