@@ -13,6 +13,7 @@ packages=(
   containerd containernetworking-plugins iproute2   # end-to-end suite: containerd 1.6 + CRI + CNI
   protobuf-compiler                  # k8s-cri (the CRI client of the e2e suite) runs protoc
   chromium                           # renders the lab report headless (report test)
+  podman                             # `isola image` archives must load into podman too (image test)
 )
 missing=()
 for p in "${packages[@]}"; do

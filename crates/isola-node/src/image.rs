@@ -50,6 +50,8 @@ pub enum ImageError {
     BadArg { arg: String },
     #[error("output {path}: {cause}")]
     Write { path: PathBuf, cause: std::io::Error },
+    #[error("output {path}: is the input file; choose another --output")]
+    OutputIsInput { path: PathBuf },
     #[error("building the OCI metadata: {0}")]
     Spec(String),
 }
@@ -222,12 +224,23 @@ pub fn build_image(req: &ImageRequest) -> Result<BuiltImage, ImageError> {
         .ok_or_else(|| ImageError::BadFileName { path: req.file.clone() })?
         .to_owned();
     let bytes = std::fs::read(&req.file).map_err(|cause| ImageError::Read { path: req.file.clone(), cause })?;
+    if same_file(&req.file, &req.output) {
+        return Err(ImageError::OutputIsInput { path: req.output.clone() });
+    }
     let payload = detect(&req.file, &bytes)?;
     let blobs = image_blobs(payload, &basename, &bytes, &req.args, &req.name, &tag)?;
     write_layout(&req.output, &blobs)?;
     let mut entrypoint = vec![format!("/{basename}")];
     entrypoint.extend(req.args.iter().cloned());
     Ok(BuiltImage { platform: payload, manifest_digest: blobs.manifest_digest, entrypoint, output: req.output.clone() })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => false,
+    }
 }
 
 /// The files of the layout, content-addressed, before they are archived.

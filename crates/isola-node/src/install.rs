@@ -89,7 +89,7 @@ impl fmt::Display for InstallReport {
             Outcome::DryRun { diff } if diff.is_empty() => {
                 writeln!(f, "{path}: runtime handler `{handler}` is already configured; nothing would change")
             }
-            Outcome::DryRun { diff } => write!(f, "{diff}(dry run: {path} not written)\n"),
+            Outcome::DryRun { diff } => writeln!(f, "{diff}(dry run: {path} not written)"),
             Outcome::Written { backup } => {
                 writeln!(f, "{path}: configured runtime handler `{handler}`")?;
                 match backup {

@@ -155,6 +155,7 @@ fn bad_inputs_are_refused_and_leave_nothing_behind() {
         (ImageRequest::new(&wasm, "x@sha256:abc", &out), "digest"),
         (ImageRequest::new(&wasm, "x:1", dir.path().join("no/such/dir/out.tar")), "no/such/dir"),
         (ImageRequest::new(&wasm, "x:1", dir.path()), "output"),
+        (ImageRequest::new(&wasm, "x:1", &wasm), "is the input file"),
     ];
     for (req, expect) in cases {
         let err: ImageError = build_image(&req).unwrap_err();
@@ -237,6 +238,16 @@ fn on_path(bin: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
 }
 
+/// `wasm.tar` (docker.io/isola-test/hello-wasm:1.0) and `native.tar` (.../hello-native:1.0) in `dir`.
+fn both_images(dir: &Path) -> (PathBuf, PathBuf) {
+    let wasm = write(dir, "hello.wasm", WASM);
+    let native = write(dir, "hello", &static_elf());
+    let (wasm_tar, native_tar) = (dir.join("wasm.tar"), dir.join("native.tar"));
+    build_image(&ImageRequest::new(&wasm, "docker.io/isola-test/hello-wasm:1.0", &wasm_tar)).unwrap();
+    build_image(&ImageRequest::new(&native, "docker.io/isola-test/hello-native:1.0", &native_tar)).unwrap();
+    (wasm_tar, native_tar)
+}
+
 #[test]
 fn ctr_imports_both_images_with_their_platforms() {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -246,11 +257,7 @@ fn ctr_imports_both_images_with_their_platforms() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let wasm = write(dir.path(), "hello.wasm", WASM);
-    let native = write(dir.path(), "hello", &static_elf());
-    let (wasm_tar, native_tar) = (dir.path().join("wasm.tar"), dir.path().join("native.tar"));
-    build_image(&ImageRequest::new(&wasm, "docker.io/isola-test/hello-wasm:1.0", &wasm_tar)).unwrap();
-    build_image(&ImageRequest::new(&native, "docker.io/isola-test/hello-native:1.0", &native_tar)).unwrap();
+    let (wasm_tar, native_tar) = both_images(dir.path());
 
     let ctd = ThrowawayContainerd::start();
     for ns in ["default", "k8s.io"] {
@@ -262,5 +269,63 @@ fn ctr_imports_both_images_with_their_platforms() {
         };
         assert!(listed_with("docker.io/isola-test/hello-wasm:1.0", "wasi/wasm"), "{ns}: {listing}");
         assert!(listed_with("docker.io/isola-test/hello-native:1.0", "linux/amd64"), "{ns}: {listing}");
+    }
+}
+
+/// Global directories podman creates even with its own root: removed afterwards unless they
+/// existed before (nothing else on a test machine uses podman).
+struct PodmanLeftovers(Vec<&'static str>);
+
+impl PodmanLeftovers {
+    fn record() -> Self {
+        PodmanLeftovers(
+            ["/run/containers", "/var/lib/containers", "/run/libpod"].into_iter().filter(|d| !Path::new(d).exists()).collect(),
+        )
+    }
+}
+
+impl Drop for PodmanLeftovers {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+#[test]
+fn podman_loads_both_images_with_their_names_and_platforms() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 || !on_path("podman") {
+        eprintln!("skipped: needs root and podman on PATH");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (wasm_tar, native_tar) = both_images(dir.path());
+
+    let _leftovers = PodmanLeftovers::record();
+    let d = dir.path();
+    let podman = |args: &[&str]| {
+        let out = Command::new("podman")
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--storage-driver", "vfs", "--events-backend", "none"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for (tar, name, platform) in [
+        (&wasm_tar, "docker.io/isola-test/hello-wasm:1.0", "wasi/wasm"),
+        (&native_tar, "docker.io/isola-test/hello-native:1.0", "linux/amd64"),
+    ] {
+        let loaded = podman(&["load", "-i", tar.to_str().unwrap()]);
+        assert!(loaded.contains(name), "{loaded}");
+        let inspected = podman(&["image", "inspect", name, "--format", "{{.Os}}/{{.Architecture}}"]);
+        assert_eq!(inspected.trim(), platform);
     }
 }
