@@ -32,8 +32,8 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(root: &Path) -> Self {
-        let pid = std::process::id();
+    /// The layout of the run of process `pid` rooted at `root`.
+    pub fn new(root: &Path, pid: u32) -> Self {
         Self {
             root: root.to_path_buf(),
             config: root.join("config.toml"),

@@ -6,6 +6,7 @@ use k8s_cri::v1 as cri;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -15,6 +16,8 @@ pub use cri::ContainerState;
 #[derive(Clone)]
 pub struct Cri {
     rt: RuntimeServiceClient<Channel>,
+    /// Every pod sandbox id RunPodSandbox returned, for the teardown's leftover check.
+    created: Arc<Mutex<Vec<String>>>,
 }
 
 /// What a pod is made of, before the CRI sees it.
@@ -68,7 +71,12 @@ impl Cri {
             }))
             .await
             .with_context(|| format!("connecting to the CRI at {}", socket.display()))?;
-        Ok(Self { rt: RuntimeServiceClient::new(channel) })
+        Ok(Self { rt: RuntimeServiceClient::new(channel), created: Arc::default() })
+    }
+
+    /// Ids of every pod sandbox this client created.
+    pub fn created_pods(&self) -> Vec<String> {
+        self.created.lock().unwrap().clone()
     }
 
     /// `Version`: containerd's name and version, proving the CRI plugin is loaded.
@@ -116,7 +124,9 @@ impl Cri {
             })
             .await
             .with_context(|| format!("RunPodSandbox {} (handler {})", spec.name, spec.handler))?;
-        Ok(Pod { id: resp.into_inner().pod_sandbox_id, config })
+        let id = resp.into_inner().pod_sandbox_id;
+        self.created.lock().unwrap().push(id.clone());
+        Ok(Pod { id, config })
     }
 
     pub async fn create_container(&self, pod: &Pod, spec: &ContainerSpec) -> Result<String> {

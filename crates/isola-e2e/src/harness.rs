@@ -77,8 +77,10 @@ impl Harness {
         }
         // Orphaned shims are re-parented to us (not to a PID 1 that may not reap) and reaped in teardown.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let root = tempfile::Builder::new().prefix("isola-e2e.").tempdir_in("/tmp")?.keep();
-        let layout = Layout::new(&root);
+        sweep_stale_runs();
+        let root = tempfile::Builder::new().prefix(RUN_PREFIX).tempdir_in(RUN_PARENT)?.keep();
+        std::fs::write(root.join(OWNER_FILE), std::process::id().to_string())?;
+        let layout = Layout::new(&root, std::process::id());
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let mut h = Self {
             layout,
@@ -169,8 +171,13 @@ impl Harness {
             if let Some(mut c) = self.containerd.take() {
                 c.stop(Duration::from_secs(5));
             }
-            self.cri = None;
-            self.clean_host();
+            if let Some(cri) = self.cri.take() {
+                for id in cri.created_pods() {
+                    self.track(K8S_NAMESPACE, &id);
+                }
+            }
+            reap_children();
+            clean_host(&self.layout, &self.shim_ids.lock().unwrap());
         }
         let ids = self.shim_ids.lock().unwrap().clone();
         teardown::leftovers(&self.layout, &ids)
@@ -210,47 +217,74 @@ impl Harness {
             }
         }
     }
+}
 
-    /// What containerd does not clean by itself, or what a crash left.
-    fn clean_host(&self) {
-        let l = &self.layout;
-        for _ in 0..3 {
-            let procs = teardown::processes_under(&l.root);
-            if procs.is_empty() {
-                break;
-            }
-            for (pid, _) in procs {
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            std::thread::sleep(Duration::from_millis(100));
+/// Removes what containerd does not clean by itself, or what a crash left: processes, cgroups,
+/// mounts, links and CNI state of the run laid out by `l`, then its temporary root.
+pub fn clean_host(l: &Layout, known_ids: &[(String, String)]) {
+    let mut shim_ids = known_ids.to_vec();
+    shim_ids.extend(teardown::ids_on_disk(l));
+    let shim_ids = &shim_ids;
+    for _ in 0..3 {
+        let procs = teardown::processes_under(&l.root);
+        if procs.is_empty() {
+            break;
         }
-        for e in teardown::remove_cgroups(&l.cgroup_root) {
-            eprintln!("teardown: {e}");
+        for (pid, _) in procs {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        reap_children();
-        for m in teardown::unmount_all(&l.root) {
-            eprintln!("teardown: still mounted: {m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for e in teardown::remove_cgroups(&l.cgroup_root) {
+        eprintln!("teardown: {e}");
+    }
+    for m in teardown::unmount_all(&l.root) {
+        eprintln!("teardown: still mounted: {m}");
+    }
+    for link in teardown::delete_links(&l.bridge) {
+        eprintln!("teardown: link {link} not deleted");
+    }
+    for p in teardown::cni_state(&l.network, shim_ids) {
+        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+    }
+    for (ns, id) in shim_ids {
+        let _ = std::fs::remove_file(teardown::shim_socket(&l.socket, ns, id));
+    }
+    let _ = std::fs::remove_dir_all(Path::new("/run/containerd/runc").join(&l.ctr_namespace));
+    // Remove the (now empty) folders containerd created outside its config, if it did.
+    for d in ["/run/containerd/runc", "/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni/networks", "/var/lib/cni"] {
+        let _ = std::fs::remove_dir(d);
+    }
+    // Only with nothing mounted below it: never recurse into a live mount.
+    if teardown::mounts_under(&l.root).is_empty() {
+        if let Err(e) = std::fs::remove_dir_all(&l.root) {
+            eprintln!("teardown: removing {}: {e}", l.root.display());
         }
-        for link in teardown::delete_links(&l.bridge) {
-            eprintln!("teardown: link {link} not deleted");
+    }
+}
+/// Folder and name prefix of every run's temporary root; `owner.pid` in it names the process.
+const RUN_PARENT: &str = "/tmp";
+const RUN_PREFIX: &str = "isola-e2e.";
+const OWNER_FILE: &str = "owner.pid";
+
+/// Cleans up after earlier runs whose process died without tearing down (SIGKILL, OOM, power):
+/// a root whose owner process is gone is cleaned like a teardown would (shim sockets aside, their
+/// ids being unknown).
+pub fn sweep_stale_runs() {
+    let Ok(entries) = std::fs::read_dir(RUN_PARENT) else { return };
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(RUN_PREFIX) {
+            continue;
         }
-        for p in teardown::cni_state(&l.network) {
-            let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+        let root = e.path();
+        let Some(pid) = std::fs::read_to_string(root.join(OWNER_FILE)).ok().and_then(|s| s.trim().parse::<u32>().ok()) else {
+            continue;
+        };
+        if teardown::process_alive(pid) {
+            continue;
         }
-        for (ns, id) in self.shim_ids.lock().unwrap().iter() {
-            let _ = std::fs::remove_file(teardown::shim_socket(&l.socket, ns, id));
-        }
-        let _ = std::fs::remove_dir_all(Path::new("/run/containerd/runc").join(&l.ctr_namespace));
-        // Remove the (now empty) folders containerd created outside its config, if it did.
-        for d in ["/run/containerd/runc", "/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni/networks", "/var/lib/cni"] {
-            let _ = std::fs::remove_dir(d);
-        }
-        // Only with nothing mounted below it: never recurse into a live mount.
-        if teardown::mounts_under(&l.root).is_empty() {
-            if let Err(e) = std::fs::remove_dir_all(&l.root) {
-                eprintln!("teardown: removing {}: {e}", l.root.display());
-            }
-        }
+        eprintln!("isola-e2e: cleaning up after dead run {pid} at {}", root.display());
+        clean_host(&Layout::new(&root, pid), &[]);
     }
 }
 

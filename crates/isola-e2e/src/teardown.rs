@@ -160,13 +160,16 @@ pub fn delete_links(bridge: &str) -> Vec<String> {
 }
 
 /// CNI state containerd's go-cni keeps outside the config's reach: the result cache
-/// (/var/lib/cni/results/NET-*) and, had host-local ignored `dataDir`, its lease folder.
-pub fn cni_state(network: &str) -> Vec<PathBuf> {
+/// (/var/lib/cni/results/NET-* and the CRI's own cni-loopback-SANDBOX-lo) and, had host-local
+/// ignored `dataDir`, its lease folder. Only left behind when a pod was never stopped.
+pub fn cni_state(network: &str, shim_ids: &[(String, String)]) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let prefix = format!("{network}-");
+    let mut prefixes = vec![format!("{network}-")];
+    prefixes.extend(shim_ids.iter().map(|(_, id)| format!("cni-loopback-{id}-")));
     if let Ok(entries) = std::fs::read_dir("/var/lib/cni/results") {
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
                 found.push(e.path());
             }
         }
@@ -187,6 +190,35 @@ pub fn shim_socket(grpc_address: &Path, namespace: &str, id: &str) -> PathBuf {
     Path::new(SHIM_SOCKET_DIR).join(hex)
 }
 
+/// Whether `pid` exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().map(|r| !r.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// (namespace, id) of the sandboxes and tasks a run's containerd still has on disk: how a sweep
+/// finds the shim sockets and CNI results of a run that died.
+pub fn ids_on_disk(layout: &Layout) -> Vec<(String, String)> {
+    let mut ids = Vec::new();
+    let names = |dir: PathBuf| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    };
+    for id in names(layout.root.join("root/io.containerd.grpc.v1.cri/sandboxes")) {
+        ids.push(("k8s.io".to_owned(), id));
+    }
+    let tasks = layout.root.join("state/io.containerd.runtime.v2.task");
+    for ns in names(tasks.clone()) {
+        for id in names(tasks.join(&ns)) {
+            ids.push((ns.clone(), id));
+        }
+    }
+    ids
+}
+
 /// Everything of this run still on the host; empty after a clean teardown.
 pub fn leftovers(layout: &Layout, shim_ids: &[(String, String)]) -> Vec<String> {
     let mut found = Vec::new();
@@ -205,7 +237,7 @@ pub fn leftovers(layout: &Layout, shim_ids: &[(String, String)]) -> Vec<String> 
     for l in network_links(&layout.bridge) {
         found.push(format!("link {l}"));
     }
-    for p in cni_state(&layout.network) {
+    for p in cni_state(&layout.network, shim_ids) {
         found.push(format!("CNI state {}", p.display()));
     }
     for (ns, id) in shim_ids {

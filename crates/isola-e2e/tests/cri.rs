@@ -96,7 +96,7 @@ async fn mixed_pod_runs_wasm_app_beside_linux_sidecar(h: &Harness) -> Result<()>
         ensure!(st.state == ContainerState::ContainerRunning as i32, "{id} not running: {st:?}");
     }
     for id in [&app, &sidecar] {
-        cri.stop_and_remove_container(id, 2).await?;
+        cri.stop_and_remove_container(id, 1).await?;
     }
     cri.stop_and_remove_pod(&pod.id).await
 }
@@ -163,6 +163,17 @@ fn ctr_run_with_isola_binary_runs_wasm(h: &Harness) -> Result<()> {
     Ok(())
 }
 
+async fn leave_a_running_mixed_pod(h: &Harness) -> Result<()> {
+    let cri = h.cri();
+    let pod = cri.run_pod(&pod(h, "left-running", true)).await?;
+    for (name, image) in [("app", SLEEPER_WASM), ("sidecar", SLEEPER_NATIVE)] {
+        let id = cri.create_container(&pod, &container(name, image, true)).await?;
+        cri.start_container(&id).await?;
+        cri.wait_state(&id, ContainerState::ContainerRunning, Duration::from_secs(20)).await?;
+    }
+    Ok(())
+}
+
 fn tail(log: &[String]) -> &[String] {
     &log[log.len().saturating_sub(3)..]
 }
@@ -205,13 +216,23 @@ fn cri_end_to_end() {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctr_run_with_isola_binary_runs_wasm(&h)));
     report("ctr_run_with_isola_binary_runs_wasm", t, r);
 
+    // Teardown must cope with what a failing test leaves: a pod whose containers still run.
     let t = Instant::now();
+    let running = h.rt.block_on(leave_a_running_mixed_pod(&h));
+    let workload_pids = isola_e2e::teardown::cgroup_pids(&h.layout.cgroup_root);
     let containerd_pid = h.containerd_pid();
-    let left = h.teardown();
-    eprintln!("case teardown_leaves_nothing_behind ... {} ({:?})", if left.is_empty() { "ok" } else { "FAILED" }, t.elapsed());
-    if let Some(pid) = containerd_pid {
-        assert!(!std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default().is_empty(), "containerd {pid} still alive");
+    let mut left = h.teardown();
+    if let Err(e) = running {
+        left.push(format!("could not start the pod left running for teardown: {e:#}"));
+    } else if workload_pids.len() < 3 {
+        left.push(format!("expected pause + 2 containers running before teardown, found pids {workload_pids:?}"));
     }
+    for pid in workload_pids.iter().map(|p| *p as u32).chain(containerd_pid) {
+        if isola_e2e::teardown::process_alive(pid) {
+            left.push(format!("process {pid} alive after teardown"));
+        }
+    }
+    eprintln!("case teardown_leaves_nothing_behind ... {} ({:?})", if left.is_empty() { "ok" } else { "FAILED" }, t.elapsed());
     eprintln!("suite took {:?}", started.elapsed());
     assert!(failures.is_empty(), "{} case(s) failed:\n  {}", failures.len(), failures.join("\n  "));
     assert!(left.is_empty(), "teardown left behind:\n  {}", left.join("\n  "));
