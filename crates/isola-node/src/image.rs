@@ -425,6 +425,8 @@ mod tests {
     fn magic_decides_the_platform() {
         let p = Path::new("f");
         assert_eq!(detect(p, b"\0asm\x01\0\0\0").unwrap(), Payload::Wasm);
+        // A component (wasi:cli/command) has the same magic and another version/layer word.
+        assert_eq!(detect(p, b"\0asm\x0d\0\x01\0").unwrap(), Payload::Wasm);
         assert!(matches!(detect(p, b"#!/bin/sh\n"), Err(ImageError::UnknownFormat { .. })));
         assert!(matches!(detect(p, b""), Err(ImageError::UnknownFormat { .. })));
         // Truncated and hostile ELF headers are refused, never indexed out of bounds.

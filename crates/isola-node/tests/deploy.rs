@@ -36,6 +36,7 @@ enum Object {
     Pod(Box<Pod>),
     DaemonSet(Box<DaemonSet>),
     RuntimeClass(Box<RuntimeClass>),
+    ConfigMap(Box<ConfigMap>),
     Other,
 }
 
@@ -74,7 +75,7 @@ fn all_documents() -> Vec<(String, Object)> {
                 ("node.k8s.io/v1", "RuntimeClass") => Object::RuntimeClass(Box::new(strict(&doc, &where_))),
                 ("v1", "Namespace") => checked::<Namespace>(&doc, &where_),
                 ("v1", "ServiceAccount") => checked::<ServiceAccount>(&doc, &where_),
-                ("v1", "ConfigMap") => checked::<ConfigMap>(&doc, &where_),
+                ("v1", "ConfigMap") => Object::ConfigMap(Box::new(strict(&doc, &where_))),
                 ("rbac.authorization.k8s.io/v1", "ClusterRole") => checked::<ClusterRole>(&doc, &where_),
                 ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => checked::<ClusterRoleBinding>(&doc, &where_),
                 other => panic!("{where_}: no typed check for {other:?}; add one"),
@@ -120,6 +121,19 @@ fn runtimeclass_and_installer_fit_together() {
     let host_paths: Vec<&str> =
         spec.volumes.iter().flatten().filter_map(|v| v.host_path.as_ref()).map(|h| h.path.as_str()).collect();
     assert_eq!(host_paths, ["/etc/containerd", "/usr/local/bin", "/run"]);
+}
+
+#[test]
+fn installer_script_is_valid_shell_and_uses_host_paths() {
+    let docs = all_documents();
+    let cm = docs.iter().find_map(|(_, o)| if let Object::ConfigMap(c) = o { Some(c) } else { None }).unwrap();
+    let script = &cm.data.as_ref().unwrap()["install.sh"];
+    let out = std::process::Command::new("sh").args(["-n", "-c", script]).output().unwrap();
+    assert!(out.status.success(), "sh -n: {}", String::from_utf8_lossy(&out.stderr));
+    // containerd reads BinaryName and Root on the host, so the script passes host paths.
+    assert!(script.contains("--binary /usr/local/bin/isola --runtime-root /run/isola"));
+    assert!(script.contains("nsenter -t 1 -m -u -i -n -p -- systemctl restart containerd"));
+    assert!(script.contains("isola.dev/installed"));
 }
 
 fn example_pods() -> Vec<(String, Pod)> {
