@@ -132,10 +132,7 @@ impl Harness {
             .arg("--runtime-root")
             .arg(&self.layout.isola_root)
             .output()?;
-        if !out.status.success() && crate::fallback::is_missing_subcommand(&out.stderr) {
-            // FALLBACK(issue 6)
-            crate::fallback::install(&self.layout.config, &self.isola, &self.layout.isola_root)?;
-        } else if !out.status.success() {
+        if !out.status.success() {
             bail!("`isola install` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
         let config = std::fs::read_to_string(&self.layout.config)?;

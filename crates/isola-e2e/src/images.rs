@@ -15,9 +15,6 @@ pub fn build(isola: &Path, file: &Path, reference: &str, out_tar: &Path) -> Resu
         .arg(out_tar)
         .output()
         .with_context(|| format!("running {} image", isola.display()))?;
-    if !output.status.success() && crate::fallback::is_missing_subcommand(&output.stderr) {
-        return crate::fallback::image(file, reference, out_tar); // FALLBACK(issue 6)
-    }
     if !output.status.success() {
         bail!(
             "`isola image {} --name {reference}` failed: {}",

@@ -14,7 +14,6 @@
 pub mod bench;
 pub mod containerd;
 pub mod cri;
-mod fallback; // FALLBACK(issue 6): remove with src/fallback.rs
 pub mod harness;
 pub mod images;
 pub mod payloads;

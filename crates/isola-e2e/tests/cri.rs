@@ -163,6 +163,7 @@ fn ctr_run_with_isola_binary_runs_wasm(h: &Harness) -> Result<()> {
     Ok(())
 }
 
+/// Starts a pod (pause + wasm app + Linux sidecar) and leaves it running for the teardown.
 async fn leave_a_running_mixed_pod(h: &Harness) -> Result<()> {
     let cri = h.cri();
     let pod = cri.run_pod(&pod(h, "left-running", true)).await?;
@@ -171,6 +172,8 @@ async fn leave_a_running_mixed_pod(h: &Harness) -> Result<()> {
         cri.start_container(&id).await?;
         cri.wait_state(&id, ContainerState::ContainerRunning, Duration::from_secs(20)).await?;
     }
+    let pids = isola_e2e::teardown::cgroup_pids(&h.layout.cgroup_root);
+    ensure!(pids.len() >= 3, "expected pause + 2 containers in the pod's cgroups, found pids {pids:?}");
     Ok(())
 }
 
@@ -218,15 +221,12 @@ fn cri_end_to_end() {
 
     // Teardown must cope with what a failing test leaves: a pod whose containers still run.
     let t = Instant::now();
-    let running = h.rt.block_on(leave_a_running_mixed_pod(&h));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.rt.block_on(leave_a_running_mixed_pod(&h))));
+    report("leave_a_running_mixed_pod_for_teardown", t, r);
+    let t = Instant::now();
     let workload_pids = isola_e2e::teardown::cgroup_pids(&h.layout.cgroup_root);
     let containerd_pid = h.containerd_pid();
     let mut left = h.teardown();
-    if let Err(e) = running {
-        left.push(format!("could not start the pod left running for teardown: {e:#}"));
-    } else if workload_pids.len() < 3 {
-        left.push(format!("expected pause + 2 containers running before teardown, found pids {workload_pids:?}"));
-    }
     for pid in workload_pids.iter().map(|p| *p as u32).chain(containerd_pid) {
         if isola_e2e::teardown::process_alive(pid) {
             left.push(format!("process {pid} alive after teardown"));
