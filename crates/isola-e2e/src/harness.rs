@@ -147,6 +147,12 @@ impl Harness {
         self.layout.root.join("build").join(format!("{}.tar", reference_dir(reference)))
     }
 
+    /// isola's state folder for a CRI container or sandbox: the runc shim passes
+    /// `--root <options.Root>/<namespace>` and isola keeps one folder per id below it.
+    pub fn isola_state_dir(&self, id: &str) -> PathBuf {
+        self.layout.isola_root.join(K8S_NAMESPACE).join(id)
+    }
+
     pub fn cri(&self) -> &Cri {
         self.cri.as_ref().expect("CRI client connected by Harness::start")
     }

@@ -52,6 +52,9 @@ async fn wait_log(cri: &Cri, id: &str, needle: &str, timeout: Duration) -> Resul
 async fn run_to_exit(h: &Harness, pod_spec: PodSpec, spec: ContainerSpec) -> Result<(i32, String, Vec<String>)> {
     let cri = h.cri();
     let pod = cri.run_pod(&pod_spec).await?;
+    // The RuntimeClass really routed to isola: its state holds the pause container.
+    let sandbox_state = h.isola_state_dir(&pod.id);
+    ensure!(sandbox_state.is_dir(), "sandbox {} has no isola state at {}: not run by isola", pod.id, sandbox_state.display());
     let id = cri.create_container(&pod, &spec).await?;
     cri.start_container(&id).await?;
     let st = cri.wait_exited(&id, Duration::from_secs(60)).await?;
