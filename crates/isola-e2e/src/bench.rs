@@ -20,9 +20,24 @@ pub struct Target {
 /// isola running the wasm build, runc running the native build (the baseline), and isola running
 /// the native build as a plain Linux container.
 pub const TARGETS: &[Target] = &[
-    Target { name: "isola-wasm", handler: "isola", image: HELLO_WASM, wasm: true },
-    Target { name: "runc", handler: "runc", image: HELLO_NATIVE, wasm: false },
-    Target { name: "isola-container", handler: "isola", image: HELLO_NATIVE, wasm: false },
+    Target {
+        name: "isola-wasm",
+        handler: "isola",
+        image: HELLO_WASM,
+        wasm: true,
+    },
+    Target {
+        name: "runc",
+        handler: "runc",
+        image: HELLO_NATIVE,
+        wasm: false,
+    },
+    Target {
+        name: "isola-container",
+        handler: "isola",
+        image: HELLO_NATIVE,
+        wasm: false,
+    },
 ];
 
 /// Phases of one pod start, in milliseconds.
@@ -34,8 +49,11 @@ pub struct Phases {
     pub total: f64,
 }
 
+/// Reads one phase out of a pod start.
+pub type Phase = fn(&Phases) -> f64;
+
 /// (benchmark name, phase) in report order.
-pub const BENCHMARKS: &[(&str, fn(&Phases) -> f64)] = &[
+pub const BENCHMARKS: &[(&str, Phase)] = &[
     ("pod-start", |p| p.total),
     ("pod-sandbox", |p| p.sandbox),
     ("container-create", |p| p.create),
@@ -49,7 +67,11 @@ fn ms(d: Duration) -> f64 {
 /// One timed pod start; the pod is removed afterwards (not timed). Fails unless the container
 /// exited 0.
 pub async fn pod_start(h: &Harness, cri: &Cri, target: &Target) -> Result<Phases> {
-    let annotations = if target.wasm { wasm_annotations() } else { HashMap::new() };
+    let annotations = if target.wasm {
+        wasm_annotations()
+    } else {
+        HashMap::new()
+    };
     let pod_spec = PodSpec {
         name: format!("bench-{}", target.name),
         handler: target.handler.to_owned(),
@@ -82,7 +104,12 @@ pub async fn pod_start(h: &Harness, cri: &Cri, target: &Target) -> Result<Phases
     );
     cri.remove_container(&id).await?;
     cri.stop_and_remove_pod(&pod.id).await?;
-    Ok(Phases { sandbox: ms(t1 - t0), create: ms(t2 - t1), start_to_exited: ms(t3 - t2), total: ms(t3 - t0) })
+    Ok(Phases {
+        sandbox: ms(t1 - t0),
+        create: ms(t2 - t1),
+        start_to_exited: ms(t3 - t2),
+        total: ms(t3 - t0),
+    })
 }
 
 /// Percentile `q` (0..=1) by linear interpolation between closest ranks.

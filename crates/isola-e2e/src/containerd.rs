@@ -134,11 +134,20 @@ oom_score = 0
 
     /// Writes config.toml and the conflist; creates the folders they name.
     pub fn write(&self, sandbox_image: &str, runc: &Path) -> Result<()> {
-        for d in [&self.cni_conf_dir, &self.cni_data_dir, &self.pod_logs, &self.isola_root, &self.runc_root] {
+        for d in [
+            &self.cni_conf_dir,
+            &self.cni_data_dir,
+            &self.pod_logs,
+            &self.isola_root,
+            &self.runc_root,
+        ] {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
         std::fs::write(&self.config, self.containerd_config(sandbox_image, runc))?;
-        std::fs::write(self.cni_conf_dir.join("10-isola-e2e.conflist"), self.cni_conflist())?;
+        std::fs::write(
+            self.cni_conf_dir.join("10-isola-e2e.conflist"),
+            self.cni_conflist(),
+        )?;
         Ok(())
     }
 }
@@ -167,11 +176,18 @@ impl Containerd {
                 return Ok(me);
             }
             if let Some(status) = me.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                bail!("containerd exited ({status}) before serving: {}", log_tail(&layout.log));
+                bail!(
+                    "containerd exited ({status}) before serving: {}",
+                    log_tail(&layout.log)
+                );
             }
             if Instant::now() > deadline {
                 me.stop(Duration::from_secs(1));
-                bail!("containerd did not open {} within 20 s: {}", layout.socket.display(), log_tail(&layout.log));
+                bail!(
+                    "containerd did not open {} within 20 s: {}",
+                    layout.socket.display(),
+                    log_tail(&layout.log)
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -183,7 +199,9 @@ impl Containerd {
 
     /// SIGTERM, wait up to `grace`, then SIGKILL; reaps the process. Idempotent.
     pub fn stop(&mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {

@@ -53,7 +53,10 @@ pub struct Pod {
 
 /// The annotation that selects wasm for `-smart` runtimes: wasm only when args[0] is a module.
 pub fn wasm_annotations() -> HashMap<String, String> {
-    HashMap::from([("module.wasm.image/variant".to_owned(), "compat-smart".to_owned())])
+    HashMap::from([(
+        "module.wasm.image/variant".to_owned(),
+        "compat-smart".to_owned(),
+    )])
 }
 
 impl Cri {
@@ -71,7 +74,10 @@ impl Cri {
             }))
             .await
             .with_context(|| format!("connecting to the CRI at {}", socket.display()))?;
-        Ok(Self { rt: RuntimeServiceClient::new(channel), created: Arc::default() })
+        Ok(Self {
+            rt: RuntimeServiceClient::new(channel),
+            created: Arc::default(),
+        })
     }
 
     /// Ids of every pod sandbox this client created.
@@ -81,8 +87,18 @@ impl Cri {
 
     /// `Version`: containerd's name and version, proving the CRI plugin is loaded.
     pub async fn version(&self) -> Result<String> {
-        let v = self.rt.clone().version(cri::VersionRequest { version: "v1".into() }).await?.into_inner();
-        Ok(format!("{} {} (CRI {})", v.runtime_name, v.runtime_version, v.runtime_api_version))
+        let v = self
+            .rt
+            .clone()
+            .version(cri::VersionRequest {
+                version: "v1".into(),
+            })
+            .await?
+            .into_inner();
+        Ok(format!(
+            "{} {} (CRI {})",
+            v.runtime_name, v.runtime_version, v.runtime_api_version
+        ))
     }
 
     pub async fn run_pod(&self, spec: &PodSpec) -> Result<Pod> {
@@ -131,13 +147,22 @@ impl Cri {
 
     pub async fn create_container(&self, pod: &Pod, spec: &ContainerSpec) -> Result<String> {
         let config = cri::ContainerConfig {
-            metadata: Some(cri::ContainerMetadata { name: spec.name.clone(), attempt: 0 }),
-            image: Some(cri::ImageSpec { image: spec.image.clone(), ..Default::default() }),
+            metadata: Some(cri::ContainerMetadata {
+                name: spec.name.clone(),
+                attempt: 0,
+            }),
+            image: Some(cri::ImageSpec {
+                image: spec.image.clone(),
+                ..Default::default()
+            }),
             args: spec.args.clone(),
             envs: spec
                 .envs
                 .iter()
-                .map(|(k, v)| cri::KeyValue { key: k.clone(), value: v.clone() })
+                .map(|(k, v)| cri::KeyValue {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
                 .collect(),
             annotations: spec.annotations.clone(),
             log_path: format!("{}.log", spec.name),
@@ -167,14 +192,21 @@ impl Cri {
                 sandbox_config: Some(pod.config.clone()),
             })
             .await
-            .with_context(|| format!("CreateContainer {} ({}) in pod {}", spec.name, spec.image, pod.id))?;
+            .with_context(|| {
+                format!(
+                    "CreateContainer {} ({}) in pod {}",
+                    spec.name, spec.image, pod.id
+                )
+            })?;
         Ok(resp.into_inner().container_id)
     }
 
     pub async fn start_container(&self, id: &str) -> Result<()> {
         self.rt
             .clone()
-            .start_container(cri::StartContainerRequest { container_id: id.into() })
+            .start_container(cri::StartContainerRequest {
+                container_id: id.into(),
+            })
             .await
             .with_context(|| format!("StartContainer {id}"))?;
         Ok(())
@@ -184,14 +216,24 @@ impl Cri {
         let resp = self
             .rt
             .clone()
-            .container_status(cri::ContainerStatusRequest { container_id: id.into(), verbose: false })
+            .container_status(cri::ContainerStatusRequest {
+                container_id: id.into(),
+                verbose: false,
+            })
             .await
             .with_context(|| format!("ContainerStatus {id}"))?;
-        resp.into_inner().status.with_context(|| format!("ContainerStatus {id}: no status"))
+        resp.into_inner()
+            .status
+            .with_context(|| format!("ContainerStatus {id}: no status"))
     }
 
     /// Polls ContainerStatus until the container is in `state`, or fails after `timeout`.
-    pub async fn wait_state(&self, id: &str, state: ContainerState, timeout: Duration) -> Result<cri::ContainerStatus> {
+    pub async fn wait_state(
+        &self,
+        id: &str,
+        state: ContainerState,
+        timeout: Duration,
+    ) -> Result<cri::ContainerStatus> {
         let deadline = Instant::now() + timeout;
         loop {
             let st = self.status(id).await?;
@@ -208,21 +250,28 @@ impl Cri {
                 );
             }
             if Instant::now() > deadline {
-                bail!("container {id} not {state:?} after {timeout:?} (state {})", st.state);
+                bail!(
+                    "container {id} not {state:?} after {timeout:?} (state {})",
+                    st.state
+                );
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 
     pub async fn wait_exited(&self, id: &str, timeout: Duration) -> Result<cri::ContainerStatus> {
-        self.wait_state(id, ContainerState::ContainerExited, timeout).await
+        self.wait_state(id, ContainerState::ContainerExited, timeout)
+            .await
     }
 
     /// StopContainer with `timeout_s`: SIGTERM, then SIGKILL after the timeout.
     pub async fn stop_container(&self, id: &str, timeout_s: i64) -> Result<()> {
         self.rt
             .clone()
-            .stop_container(cri::StopContainerRequest { container_id: id.into(), timeout: timeout_s })
+            .stop_container(cri::StopContainerRequest {
+                container_id: id.into(),
+                timeout: timeout_s,
+            })
             .await
             .with_context(|| format!("StopContainer {id}"))?;
         Ok(())
@@ -231,7 +280,9 @@ impl Cri {
     pub async fn remove_container(&self, id: &str) -> Result<()> {
         self.rt
             .clone()
-            .remove_container(cri::RemoveContainerRequest { container_id: id.into() })
+            .remove_container(cri::RemoveContainerRequest {
+                container_id: id.into(),
+            })
             .await
             .with_context(|| format!("RemoveContainer {id}"))?;
         Ok(())
@@ -240,7 +291,9 @@ impl Cri {
     pub async fn stop_pod(&self, id: &str) -> Result<()> {
         self.rt
             .clone()
-            .stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: id.into() })
+            .stop_pod_sandbox(cri::StopPodSandboxRequest {
+                pod_sandbox_id: id.into(),
+            })
             .await
             .with_context(|| format!("StopPodSandbox {id}"))?;
         Ok(())
@@ -249,7 +302,9 @@ impl Cri {
     pub async fn remove_pod(&self, id: &str) -> Result<()> {
         self.rt
             .clone()
-            .remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id.into() })
+            .remove_pod_sandbox(cri::RemovePodSandboxRequest {
+                pod_sandbox_id: id.into(),
+            })
             .await
             .with_context(|| format!("RemovePodSandbox {id}"))?;
         Ok(())
@@ -269,14 +324,27 @@ impl Cri {
 
     /// Ids of every pod sandbox this containerd knows.
     pub async fn list_pods(&self) -> Result<Vec<String>> {
-        let resp = self.rt.clone().list_pod_sandbox(cri::ListPodSandboxRequest { filter: None }).await?;
+        let resp = self
+            .rt
+            .clone()
+            .list_pod_sandbox(cri::ListPodSandboxRequest { filter: None })
+            .await?;
         Ok(resp.into_inner().items.into_iter().map(|p| p.id).collect())
     }
 
     /// Ids of every container this containerd's CRI knows.
     pub async fn list_containers(&self) -> Result<Vec<String>> {
-        let resp = self.rt.clone().list_containers(cri::ListContainersRequest { filter: None }).await?;
-        Ok(resp.into_inner().containers.into_iter().map(|c| c.id).collect())
+        let resp = self
+            .rt
+            .clone()
+            .list_containers(cri::ListContainersRequest { filter: None })
+            .await?;
+        Ok(resp
+            .into_inner()
+            .containers
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
     }
 }
 
@@ -284,7 +352,11 @@ impl Cri {
 pub fn unique_id(name: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Parses the CRI log format (`TIMESTAMP STREAM P|F MESSAGE`), joining partial (`P`) lines.
@@ -293,7 +365,9 @@ pub fn parse_cri_log(text: &str) -> Vec<String> {
     let mut partial = String::new();
     for raw in text.lines() {
         let mut fields = raw.splitn(4, ' ');
-        let (Some(_ts), Some(_stream), Some(tag), msg) = (fields.next(), fields.next(), fields.next(), fields.next()) else {
+        let (Some(_ts), Some(_stream), Some(tag), msg) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
             continue;
         };
         partial.push_str(msg.unwrap_or(""));
@@ -309,7 +383,8 @@ pub fn parse_cri_log(text: &str) -> Vec<String> {
 
 /// Reads and parses a container's CRI log file.
 pub fn read_log(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading CRI log {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading CRI log {}", path.display()))?;
     Ok(parse_cri_log(&text))
 }
 

@@ -45,11 +45,17 @@ pub fn isola_binary() -> Result<PathBuf> {
             path.display()
         );
     }
-    path.canonicalize().with_context(|| format!("resolving {}", path.display()))
+    path.canonicalize()
+        .with_context(|| format!("resolving {}", path.display()))
 }
 
 pub fn runc_binary() -> Result<PathBuf> {
-    for p in ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"] {
+    for p in [
+        "/usr/sbin/runc",
+        "/usr/bin/runc",
+        "/usr/local/sbin/runc",
+        "/usr/local/bin/runc",
+    ] {
         if Path::new(p).is_file() {
             return Ok(PathBuf::from(p));
         }
@@ -78,10 +84,16 @@ impl Harness {
         // Orphaned shims are re-parented to us (not to a PID 1 that may not reap) and reaped in teardown.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         sweep_stale_runs();
-        let root = tempfile::Builder::new().prefix(RUN_PREFIX).tempdir_in(RUN_PARENT)?.keep();
+        let root = tempfile::Builder::new()
+            .prefix(RUN_PREFIX)
+            .tempdir_in(RUN_PARENT)?
+            .keep();
         std::fs::write(root.join(OWNER_FILE), std::process::id().to_string())?;
         let layout = Layout::new(&root, std::process::id());
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         let mut h = Self {
             layout,
             isola: isola.to_path_buf(),
@@ -100,7 +112,8 @@ impl Harness {
         std::fs::create_dir_all(&build_dir)?;
         let mut tars = Vec::new();
         for (reference, payload, build) in IMAGES {
-            let file = payloads::compile(*payload, *build, &build_dir.join(reference_dir(reference)))?;
+            let file =
+                payloads::compile(*payload, *build, &build_dir.join(reference_dir(reference)))?;
             let tar = build_dir.join(format!("{}.tar", reference_dir(reference)));
             images::build(&self.isola, &file, reference, &tar)?;
             tars.push(tar);
@@ -133,18 +146,27 @@ impl Harness {
             .arg(&self.layout.isola_root)
             .output()?;
         if !out.status.success() {
-            bail!("`isola install` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "`isola install` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         let config = std::fs::read_to_string(&self.layout.config)?;
         if !config.contains("runtimes.isola") {
-            bail!("`isola install` succeeded but {} has no isola runtime table", self.layout.config.display());
+            bail!(
+                "`isola install` succeeded but {} has no isola runtime table",
+                self.layout.config.display()
+            );
         }
         Ok(())
     }
 
     /// The image-layout tar `setup` built for `reference` (to import it elsewhere, e.g. for `ctr run`).
     pub fn image_tar(&self, reference: &str) -> PathBuf {
-        self.layout.root.join("build").join(format!("{}.tar", reference_dir(reference)))
+        self.layout
+            .root
+            .join("build")
+            .join(format!("{}.tar", reference_dir(reference)))
     }
 
     /// isola's state folder for a CRI container or sandbox: the runc shim passes
@@ -154,12 +176,17 @@ impl Harness {
     }
 
     pub fn cri(&self) -> &Cri {
-        self.cri.as_ref().expect("CRI client connected by Harness::start")
+        self.cri
+            .as_ref()
+            .expect("CRI client connected by Harness::start")
     }
 
     /// Records a shim grouping id (pod sandbox id, or `ctr run` container id) for the leftover check.
     pub fn track(&self, namespace: &str, id: &str) {
-        self.shim_ids.lock().unwrap().push((namespace.to_owned(), id.to_owned()));
+        self.shim_ids
+            .lock()
+            .unwrap()
+            .push((namespace.to_owned(), id.to_owned()));
     }
 
     pub fn containerd_pid(&self) -> Option<u32> {
@@ -212,7 +239,10 @@ impl Harness {
                     .output()
             };
             if let Ok(out) = ctr(&["containers", "list", "-q"]) {
-                for id in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()) {
+                for id in String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                {
                     let _ = ctr(&["tasks", "kill", "-s", "SIGKILL", id]);
                     let _ = ctr(&["tasks", "delete", "-f", id]);
                     let _ = ctr(&["containers", "delete", id]);
@@ -255,7 +285,15 @@ pub fn clean_host(l: &Layout, known_ids: &[(String, String)]) {
     }
     let _ = std::fs::remove_dir_all(Path::new("/run/containerd/runc").join(&l.ctr_namespace));
     // Remove the (now empty) folders containerd created outside its config, if it did.
-    for d in ["/run/containerd/runc", "/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni/networks", "/var/lib/cni"] {
+    for d in [
+        "/run/containerd/runc",
+        "/run/containerd/s",
+        "/run/containerd/fifo",
+        "/run/containerd",
+        "/var/lib/cni/results",
+        "/var/lib/cni/networks",
+        "/var/lib/cni",
+    ] {
         let _ = std::fs::remove_dir(d);
     }
     // Only with nothing mounted below it: never recurse into a live mount.
@@ -274,19 +312,27 @@ const OWNER_FILE: &str = "owner.pid";
 /// a root whose owner process is gone is cleaned like a teardown would (shim sockets aside, their
 /// ids being unknown).
 pub fn sweep_stale_runs() {
-    let Ok(entries) = std::fs::read_dir(RUN_PARENT) else { return };
+    let Ok(entries) = std::fs::read_dir(RUN_PARENT) else {
+        return;
+    };
     for e in entries.flatten() {
         if !e.file_name().to_string_lossy().starts_with(RUN_PREFIX) {
             continue;
         }
         let root = e.path();
-        let Some(pid) = std::fs::read_to_string(root.join(OWNER_FILE)).ok().and_then(|s| s.trim().parse::<u32>().ok()) else {
+        let Some(pid) = std::fs::read_to_string(root.join(OWNER_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        else {
             continue;
         };
         if teardown::process_alive(pid) {
             continue;
         }
-        eprintln!("isola-e2e: cleaning up after dead run {pid} at {}", root.display());
+        eprintln!(
+            "isola-e2e: cleaning up after dead run {pid} at {}",
+            root.display()
+        );
         clean_host(&Layout::new(&root, pid), &[]);
     }
 }
@@ -311,5 +357,9 @@ fn reap_children() {
 
 /// A file-system-safe name for an image reference.
 fn reference_dir(reference: &str) -> String {
-    reference.rsplit('/').next().unwrap_or(reference).replace(':', "-")
+    reference
+        .rsplit('/')
+        .next()
+        .unwrap_or(reference)
+        .replace(':', "-")
 }

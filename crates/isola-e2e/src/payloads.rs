@@ -12,11 +12,22 @@ pub struct Payload {
     pub source: &'static str,
 }
 
-pub const PAUSE: Payload = Payload { name: "pause", source: include_str!("../payloads/pause.c") };
-pub const HELLO: Payload = Payload { name: "hello", source: include_str!("../payloads/hello.c") };
-pub const SLEEPER: Payload =
-    Payload { name: "sleeper", source: include_str!("../payloads/sleeper.c") };
-pub const MEMHOG: Payload = Payload { name: "memhog", source: include_str!("../payloads/memhog.c") };
+pub const PAUSE: Payload = Payload {
+    name: "pause",
+    source: include_str!("../payloads/pause.c"),
+};
+pub const HELLO: Payload = Payload {
+    name: "hello",
+    source: include_str!("../payloads/hello.c"),
+};
+pub const SLEEPER: Payload = Payload {
+    name: "sleeper",
+    source: include_str!("../payloads/sleeper.c"),
+};
+pub const MEMHOG: Payload = Payload {
+    name: "memhog",
+    source: include_str!("../payloads/memhog.c"),
+};
 
 /// What a payload is compiled to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +46,10 @@ pub fn compile(payload: Payload, build: Build, out_dir: &Path) -> Result<PathBuf
     std::fs::write(&src, payload.source)?;
     let (out, flags): (PathBuf, &[&str]) = match build {
         Build::Native => (out_dir.join(payload.name), &["-O2", "-static"]),
-        Build::Wasm => (out_dir.join(format!("{}.wasm", payload.name)), &["--target=wasm32-wasi", "-O2"]),
+        Build::Wasm => (
+            out_dir.join(format!("{}.wasm", payload.name)),
+            &["--target=wasm32-wasi", "-O2"],
+        ),
     };
     let output = Command::new("clang")
         .args(flags)

@@ -18,13 +18,19 @@ pub fn processes_under(root: &Path) -> Vec<(i32, String)> {
     let needle = root.display().to_string();
     let me = std::process::id() as i32;
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return found };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
     for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
         let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
         if cmdline.contains(&needle) {
             found.push((pid, cmdline.trim().to_owned()));
@@ -36,7 +42,9 @@ pub fn processes_under(root: &Path) -> Vec<(i32, String)> {
 /// The cgroup directories of this run, one per mounted hierarchy (v1 controllers and unified).
 pub fn cgroup_dirs(cgroup_root: &str) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else { return dirs };
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return dirs;
+    };
     for e in entries.flatten() {
         let dir = e.path().join(cgroup_root);
         if let Ok(real) = dir.canonicalize() {
@@ -116,7 +124,10 @@ pub fn mounts_under(root: &Path) -> Vec<String> {
 }
 
 fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Lazily unmounts every mount below `root` (repeating for stacked mounts).
@@ -138,7 +149,10 @@ pub fn unmount_all(root: &Path) -> Vec<String> {
 /// The bridge and the veths enslaved to it.
 pub fn network_links(bridge: &str) -> Vec<String> {
     let mut links = Vec::new();
-    if let Ok(out) = Command::new("ip").args(["-o", "link", "show", "master", bridge]).output() {
+    if let Ok(out) = Command::new("ip")
+        .args(["-o", "link", "show", "master", bridge])
+        .output()
+    {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             // "7: vethXXXX@if2: <...>"
             if let Some(name) = line.split(':').nth(1) {
@@ -194,7 +208,11 @@ pub fn shim_socket(grpc_address: &Path, namespace: &str, id: &str) -> PathBuf {
 pub fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit(')').next().map(|r| !r.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|r| !r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -204,7 +222,11 @@ pub fn ids_on_disk(layout: &Layout) -> Vec<(String, String)> {
     let mut ids = Vec::new();
     let names = |dir: PathBuf| -> Vec<String> {
         std::fs::read_dir(dir)
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     for id in names(layout.root.join("root/io.containerd.grpc.v1.cri/sandboxes")) {

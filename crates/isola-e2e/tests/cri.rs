@@ -16,7 +16,11 @@ fn pod(h: &Harness, name: &str, wasm: bool) -> PodSpec {
     PodSpec {
         name: name.to_owned(),
         handler: "isola".to_owned(),
-        annotations: if wasm { wasm_annotations() } else { HashMap::new() },
+        annotations: if wasm {
+            wasm_annotations()
+        } else {
+            HashMap::new()
+        },
         log_root: h.layout.pod_logs.clone(),
         cgroup_root: h.layout.cgroup_root.clone(),
     }
@@ -26,7 +30,11 @@ fn container(name: &str, image: &str, wasm: bool) -> ContainerSpec {
     ContainerSpec {
         name: name.to_owned(),
         image: image.to_owned(),
-        annotations: if wasm { wasm_annotations() } else { HashMap::new() },
+        annotations: if wasm {
+            wasm_annotations()
+        } else {
+            HashMap::new()
+        },
         ..Default::default()
     }
 }
@@ -49,12 +57,21 @@ async fn wait_log(cri: &Cri, id: &str, needle: &str, timeout: Duration) -> Resul
 
 /// Runs one container to completion in a fresh pod; returns (exit code, reason, log lines) and
 /// removes container and pod the kubelet's way.
-async fn run_to_exit(h: &Harness, pod_spec: PodSpec, spec: ContainerSpec) -> Result<(i32, String, Vec<String>)> {
+async fn run_to_exit(
+    h: &Harness,
+    pod_spec: PodSpec,
+    spec: ContainerSpec,
+) -> Result<(i32, String, Vec<String>)> {
     let cri = h.cri();
     let pod = cri.run_pod(&pod_spec).await?;
     // The RuntimeClass really routed to isola: its state holds the pause container.
     let sandbox_state = h.isola_state_dir(&pod.id);
-    ensure!(sandbox_state.is_dir(), "sandbox {} has no isola state at {}: not run by isola", pod.id, sandbox_state.display());
+    ensure!(
+        sandbox_state.is_dir(),
+        "sandbox {} has no isola state at {}: not run by isola",
+        pod.id,
+        sandbox_state.display()
+    );
     let id = cri.create_container(&pod, &spec).await?;
     cri.start_container(&id).await?;
     let st = cri.wait_exited(&id, Duration::from_secs(60)).await?;
@@ -69,17 +86,36 @@ async fn wasm_pod_runs_module_and_logs_its_line(h: &Harness) -> Result<()> {
     spec.args = vec!["one".into(), "two words".into()];
     spec.envs = vec![("E2E_GREETING".into(), "hi".into())];
     let (code, reason, log) = run_to_exit(h, pod(h, "wasm-hello", true), spec).await?;
-    ensure!(code == 0 && reason == "Completed", "exit {code} ({reason}); log {log:?}");
-    for want in ["isola-e2e hello from wasm", "arg 1=one", "arg 2=two words", "env E2E_GREETING=hi"] {
+    ensure!(
+        code == 0 && reason == "Completed",
+        "exit {code} ({reason}); log {log:?}"
+    );
+    for want in [
+        "isola-e2e hello from wasm",
+        "arg 1=one",
+        "arg 2=two words",
+        "env E2E_GREETING=hi",
+    ] {
         ensure!(log.iter().any(|l| l == want), "log lacks {want:?}: {log:?}");
     }
     Ok(())
 }
 
 async fn linux_container_runs_on_isola_handler(h: &Harness) -> Result<()> {
-    let (code, reason, log) = run_to_exit(h, pod(h, "native-hello", false), container("hello", HELLO_NATIVE, false)).await?;
-    ensure!(code == 0 && reason == "Completed", "exit {code} ({reason}); log {log:?}");
-    ensure!(log.iter().any(|l| l == "isola-e2e hello from native"), "log {log:?}");
+    let (code, reason, log) = run_to_exit(
+        h,
+        pod(h, "native-hello", false),
+        container("hello", HELLO_NATIVE, false),
+    )
+    .await?;
+    ensure!(
+        code == 0 && reason == "Completed",
+        "exit {code} ({reason}); log {log:?}"
+    );
+    ensure!(
+        log.iter().any(|l| l == "isola-e2e hello from native"),
+        "log {log:?}"
+    );
     Ok(())
 }
 
@@ -87,8 +123,12 @@ async fn mixed_pod_runs_wasm_app_beside_linux_sidecar(h: &Harness) -> Result<()>
     let cri = h.cri();
     let pod = cri.run_pod(&pod(h, "mixed", true)).await?;
     // Both carry compat-smart: the runtime must sniff args[0] and run only the module as wasm.
-    let app = cri.create_container(&pod, &container("app", SLEEPER_WASM, true)).await?;
-    let sidecar = cri.create_container(&pod, &container("sidecar", SLEEPER_NATIVE, true)).await?;
+    let app = cri
+        .create_container(&pod, &container("app", SLEEPER_WASM, true))
+        .await?;
+    let sidecar = cri
+        .create_container(&pod, &container("sidecar", SLEEPER_NATIVE, true))
+        .await?;
     cri.start_container(&app).await?;
     cri.start_container(&sidecar).await?;
     let t = Duration::from_secs(20);
@@ -96,7 +136,10 @@ async fn mixed_pod_runs_wasm_app_beside_linux_sidecar(h: &Harness) -> Result<()>
     wait_log(cri, &sidecar, "isola-e2e sleeper native started", t).await?;
     for id in [&app, &sidecar] {
         let st = cri.status(id).await?;
-        ensure!(st.state == ContainerState::ContainerRunning as i32, "{id} not running: {st:?}");
+        ensure!(
+            st.state == ContainerState::ContainerRunning as i32,
+            "{id} not running: {st:?}"
+        );
     }
     for id in [&app, &sidecar] {
         cri.stop_and_remove_container(id, 1).await?;
@@ -110,31 +153,71 @@ async fn wasm_memory_limit_stops_the_hog(h: &Harness) -> Result<()> {
     let (code, reason, log) = run_to_exit(h, pod(h, "memhog", true), spec).await?;
     let highest = log
         .iter()
-        .filter_map(|l| l.strip_prefix("isola-e2e memhog: ")?.strip_suffix(" MiB")?.parse::<i64>().ok())
+        .filter_map(|l| {
+            l.strip_prefix("isola-e2e memhog: ")?
+                .strip_suffix(" MiB")?
+                .parse::<i64>()
+                .ok()
+        })
         .max()
         .unwrap_or(0);
-    ensure!(code != 0, "the hog exited 0 under a 64 MiB limit ({reason}); log tail {:?}", tail(&log));
-    ensure!(!log.iter().any(|l| l.contains("reached 512 MiB")), "the hog reached 512 MiB: {:?}", tail(&log));
-    ensure!((8..=64).contains(&highest), "the hog got {highest} MiB (expected 8..=64); exit {code} ({reason}); log tail {:?}", tail(&log));
-    eprintln!("    memhog: exit {code} ({reason}), highest {highest} MiB, last line {:?}", log.last());
+    ensure!(
+        code != 0,
+        "the hog exited 0 under a 64 MiB limit ({reason}); log tail {:?}",
+        tail(&log)
+    );
+    ensure!(
+        !log.iter().any(|l| l.contains("reached 512 MiB")),
+        "the hog reached 512 MiB: {:?}",
+        tail(&log)
+    );
+    ensure!(
+        (8..=64).contains(&highest),
+        "the hog got {highest} MiB (expected 8..=64); exit {code} ({reason}); log tail {:?}",
+        tail(&log)
+    );
+    eprintln!(
+        "    memhog: exit {code} ({reason}), highest {highest} MiB, last line {:?}",
+        log.last()
+    );
     Ok(())
 }
 
 async fn stop_container_kills_long_running_wasm_quickly(h: &Harness) -> Result<()> {
     let cri = h.cri();
     let pod = cri.run_pod(&pod(h, "sleeper", true)).await?;
-    let id = cri.create_container(&pod, &container("sleeper", SLEEPER_WASM, true)).await?;
+    let id = cri
+        .create_container(&pod, &container("sleeper", SLEEPER_WASM, true))
+        .await?;
     cri.start_container(&id).await?;
-    wait_log(cri, &id, "isola-e2e sleeper wasm started", Duration::from_secs(20)).await?;
+    wait_log(
+        cri,
+        &id,
+        "isola-e2e sleeper wasm started",
+        Duration::from_secs(20),
+    )
+    .await?;
     let t = Instant::now();
     cri.stop_container(&id, 2).await?;
     let took = t.elapsed();
     let st = cri.status(&id).await?;
-    ensure!(st.state == ContainerState::ContainerExited as i32, "state after StopContainer: {st:?}");
-    ensure!(took < Duration::from_secs(10), "StopContainer took {took:?} (timeout 2 s)");
+    ensure!(
+        st.state == ContainerState::ContainerExited as i32,
+        "state after StopContainer: {st:?}"
+    );
+    ensure!(
+        took < Duration::from_secs(10),
+        "StopContainer took {took:?} (timeout 2 s)"
+    );
     let log = read_log(std::path::Path::new(&st.log_path))?;
-    ensure!(!log.iter().any(|l| l.contains("sleeper wasm done")), "it ran to its end: {log:?}");
-    eprintln!("    StopContainer took {took:?}, exit {} ({})", st.exit_code, st.reason);
+    ensure!(
+        !log.iter().any(|l| l.contains("sleeper wasm done")),
+        "it ran to its end: {log:?}"
+    );
+    eprintln!(
+        "    StopContainer took {took:?}, exit {} ({})",
+        st.exit_code, st.reason
+    );
     cri.remove_container(&id).await?;
     cri.stop_and_remove_pod(&pod.id).await
 }
@@ -144,7 +227,13 @@ async fn stop_container_kills_long_running_wasm_quickly(h: &Harness) -> Result<(
 fn ctr_run_with_isola_binary_runs_wasm(h: &Harness) -> Result<()> {
     let ns = &h.layout.ctr_namespace;
     isola_e2e::images::import(&h.layout.socket, ns, &h.image_tar(HELLO_WASM))?;
-    for (i, annotation) in ["module.wasm.image/variant=compat-smart", "io.isola.mode=auto"].iter().enumerate() {
+    for (i, annotation) in [
+        "module.wasm.image/variant=compat-smart",
+        "io.isola.mode=auto",
+    ]
+    .iter()
+    .enumerate()
+    {
         let id = format!("ctr-run-{i}");
         h.track(ns, &id);
         let out = Command::new("ctr")
@@ -152,12 +241,21 @@ fn ctr_run_with_isola_binary_runs_wasm(h: &Harness) -> Result<()> {
             .arg(&h.layout.socket)
             .args(["-n", ns, "run", "--rm", "--runc-binary"])
             .arg(&h.isola)
-            .args(["--annotation", annotation, HELLO_WASM, &id, "/hello.wasm", "from-ctr"])
+            .args([
+                "--annotation",
+                annotation,
+                HELLO_WASM,
+                &id,
+                "/hello.wasm",
+                "from-ctr",
+            ])
             .output()
             .context("running ctr run")?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         ensure!(
-            out.status.success() && stdout.contains("isola-e2e hello from wasm") && stdout.contains("arg 1=from-ctr"),
+            out.status.success()
+                && stdout.contains("isola-e2e hello from wasm")
+                && stdout.contains("arg 1=from-ctr"),
             "ctr run --annotation {annotation}: {}; stdout {stdout:?}; stderr {:?}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
@@ -171,12 +269,22 @@ async fn leave_a_running_mixed_pod(h: &Harness) -> Result<()> {
     let cri = h.cri();
     let pod = cri.run_pod(&pod(h, "left-running", true)).await?;
     for (name, image) in [("app", SLEEPER_WASM), ("sidecar", SLEEPER_NATIVE)] {
-        let id = cri.create_container(&pod, &container(name, image, true)).await?;
+        let id = cri
+            .create_container(&pod, &container(name, image, true))
+            .await?;
         cri.start_container(&id).await?;
-        cri.wait_state(&id, ContainerState::ContainerRunning, Duration::from_secs(20)).await?;
+        cri.wait_state(
+            &id,
+            ContainerState::ContainerRunning,
+            Duration::from_secs(20),
+        )
+        .await?;
     }
     let pids = isola_e2e::teardown::cgroup_pids(&h.layout.cgroup_root);
-    ensure!(pids.len() >= 3, "expected pause + 2 containers in the pod's cgroups, found pids {pids:?}");
+    ensure!(
+        pids.len() >= 3,
+        "expected pause + 2 containers in the pod's cgroups, found pids {pids:?}"
+    );
     Ok(())
 }
 
@@ -189,28 +297,43 @@ fn cri_end_to_end() {
     let isola = isola_binary().unwrap_or_else(|e| panic!("{e:#}"));
     let started = Instant::now();
     let mut h = Harness::start(&isola).unwrap_or_else(|e| panic!("starting the harness: {e:#}"));
-    eprintln!("harness up in {:?}: {}", started.elapsed(), h.layout.root.display());
+    eprintln!(
+        "harness up in {:?}: {}",
+        started.elapsed(),
+        h.layout.root.display()
+    );
 
-    type Case = for<'a> fn(&'a Harness) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>>;
+    type Case = for<'a> fn(
+        &'a Harness,
+    )
+        -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>>;
     let cases: Vec<(&str, Case)> = vec![
-        ("wasm_pod_runs_module_and_logs_its_line", |h| Box::pin(wasm_pod_runs_module_and_logs_its_line(h))),
-        ("linux_container_runs_on_isola_handler", |h| Box::pin(linux_container_runs_on_isola_handler(h))),
-        ("mixed_pod_runs_wasm_app_beside_linux_sidecar", |h| Box::pin(mixed_pod_runs_wasm_app_beside_linux_sidecar(h))),
-        ("wasm_memory_limit_stops_the_hog", |h| Box::pin(wasm_memory_limit_stops_the_hog(h))),
-        ("stop_container_kills_long_running_wasm_quickly", |h| Box::pin(stop_container_kills_long_running_wasm_quickly(h))),
+        ("wasm_pod_runs_module_and_logs_its_line", |h| {
+            Box::pin(wasm_pod_runs_module_and_logs_its_line(h))
+        }),
+        ("linux_container_runs_on_isola_handler", |h| {
+            Box::pin(linux_container_runs_on_isola_handler(h))
+        }),
+        ("mixed_pod_runs_wasm_app_beside_linux_sidecar", |h| {
+            Box::pin(mixed_pod_runs_wasm_app_beside_linux_sidecar(h))
+        }),
+        ("wasm_memory_limit_stops_the_hog", |h| {
+            Box::pin(wasm_memory_limit_stops_the_hog(h))
+        }),
+        ("stop_container_kills_long_running_wasm_quickly", |h| {
+            Box::pin(stop_container_kills_long_running_wasm_quickly(h))
+        }),
     ];
     let mut failures = Vec::new();
-    let mut report = |name: &str, t: Instant, r: std::thread::Result<Result<()>>| {
-        match r {
-            Ok(Ok(())) => eprintln!("case {name} ... ok ({:?})", t.elapsed()),
-            Ok(Err(e)) => {
-                eprintln!("case {name} ... FAILED ({:?}): {e:#}", t.elapsed());
-                failures.push(format!("{name}: {e:#}"));
-            }
-            Err(_) => {
-                eprintln!("case {name} ... PANICKED");
-                failures.push(format!("{name}: panicked"));
-            }
+    let mut report = |name: &str, t: Instant, r: std::thread::Result<Result<()>>| match r {
+        Ok(Ok(())) => eprintln!("case {name} ... ok ({:?})", t.elapsed()),
+        Ok(Err(e)) => {
+            eprintln!("case {name} ... FAILED ({:?}): {e:#}", t.elapsed());
+            failures.push(format!("{name}: {e:#}"));
+        }
+        Err(_) => {
+            eprintln!("case {name} ... PANICKED");
+            failures.push(format!("{name}: panicked"));
         }
     };
     for (name, case) in cases {
@@ -219,24 +342,45 @@ fn cri_end_to_end() {
         report(name, t, r);
     }
     let t = Instant::now();
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctr_run_with_isola_binary_runs_wasm(&h)));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ctr_run_with_isola_binary_runs_wasm(&h)
+    }));
     report("ctr_run_with_isola_binary_runs_wasm", t, r);
 
     // Teardown must cope with what a failing test leaves: a pod whose containers still run.
     let t = Instant::now();
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.rt.block_on(leave_a_running_mixed_pod(&h))));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.rt.block_on(leave_a_running_mixed_pod(&h))
+    }));
     report("leave_a_running_mixed_pod_for_teardown", t, r);
     let t = Instant::now();
     let workload_pids = isola_e2e::teardown::cgroup_pids(&h.layout.cgroup_root);
     let containerd_pid = h.containerd_pid();
     let mut left = h.teardown();
-    for pid in workload_pids.iter().map(|p| *p as u32).chain(containerd_pid) {
+    for pid in workload_pids
+        .iter()
+        .map(|p| *p as u32)
+        .chain(containerd_pid)
+    {
         if isola_e2e::teardown::process_alive(pid) {
             left.push(format!("process {pid} alive after teardown"));
         }
     }
-    eprintln!("case teardown_leaves_nothing_behind ... {} ({:?})", if left.is_empty() { "ok" } else { "FAILED" }, t.elapsed());
+    eprintln!(
+        "case teardown_leaves_nothing_behind ... {} ({:?})",
+        if left.is_empty() { "ok" } else { "FAILED" },
+        t.elapsed()
+    );
     eprintln!("suite took {:?}", started.elapsed());
-    assert!(failures.is_empty(), "{} case(s) failed:\n  {}", failures.len(), failures.join("\n  "));
-    assert!(left.is_empty(), "teardown left behind:\n  {}", left.join("\n  "));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+    assert!(
+        left.is_empty(),
+        "teardown left behind:\n  {}",
+        left.join("\n  ")
+    );
 }

@@ -7,7 +7,7 @@
 use anyhow::{bail, Context, Result};
 use isola_e2e::bench::{percentile, pod_start, Phases, BENCHMARKS, TARGETS};
 use isola_e2e::harness::{runc_binary, Harness};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 struct Args {
@@ -34,7 +34,9 @@ fn parse_args() -> Result<Args> {
         }
     }
     let isola = match isola {
-        Some(p) => p.canonicalize().with_context(|| format!("isola binary {}", p.display()))?,
+        Some(p) => p
+            .canonicalize()
+            .with_context(|| format!("isola binary {}", p.display()))?,
         None => isola_e2e::harness::isola_binary()?,
     };
     if runs == 0 {
@@ -47,15 +49,27 @@ fn first_line(cmd: &str, args: &[&str]) -> String {
     Command::new(cmd)
         .args(args)
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_owned())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
         .unwrap_or_default()
 }
 
-fn machine(containerd: &str, isola: &PathBuf) -> serde_json::Value {
+fn machine(containerd: &str, isola: &Path) -> serde_json::Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned());
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned());
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_kb: Option<u64> = meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|l| l.trim().trim_end_matches(" kB").parse().ok());
+    let mem_kb: Option<u64> = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.trim().trim_end_matches(" kB").parse().ok());
     serde_json::json!({
         "hostname": first_line("hostname", &[]),
         "kernel": first_line("uname", &["-r"]),
@@ -76,11 +90,15 @@ fn main() -> Result<()> {
     let mut samples: Vec<Vec<Phases>> = vec![Vec::new(); TARGETS.len()];
     h.rt.block_on(async {
         for t in TARGETS {
-            pod_start(&h, &cri, t).await.with_context(|| format!("warm-up {}", t.name))?;
+            pod_start(&h, &cri, t)
+                .await
+                .with_context(|| format!("warm-up {}", t.name))?;
         }
         for round in 0..args.runs {
             for (i, t) in TARGETS.iter().enumerate() {
-                let p = pod_start(&h, &cri, t).await.with_context(|| format!("round {round} {}", t.name))?;
+                let p = pod_start(&h, &cri, t)
+                    .await
+                    .with_context(|| format!("round {round} {}", t.name))?;
                 samples[i].push(p);
             }
         }
@@ -89,7 +107,10 @@ fn main() -> Result<()> {
     drop(h); // tears down before writing results
 
     let mut results = Vec::new();
-    println!("CRI pod start, {} runs per target, interleaved (medians, ms)", args.runs);
+    println!(
+        "CRI pod start, {} runs per target, interleaved (medians, ms)",
+        args.runs
+    );
     print!("{:<27}", "benchmark");
     for t in TARGETS {
         print!("{:>17}", t.name);
@@ -115,7 +136,10 @@ fn main() -> Result<()> {
         println!();
     }
     let total = |i: usize| percentile(&samples[i].iter().map(|p| p.total).collect::<Vec<_>>(), 0.5);
-    println!("pod-start ratio isola-wasm/runc: {:.2} (target of issue 6: <= 1.00)", total(0) / total(1));
+    println!(
+        "pod-start ratio isola-wasm/runc: {:.2} (target of issue 6: <= 1.00)",
+        total(0) / total(1)
+    );
     println!(
         "reproduce: cargo run --release -p isola-e2e --bin isola-cri-bench -- --isola {} --runs {}",
         args.isola.display(),
@@ -127,7 +151,8 @@ fn main() -> Result<()> {
             "machine": machine(&containerd, &args.isola),
             "results": results,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(())
