@@ -232,3 +232,31 @@ fn delete_force_cleans_up_after_a_create_killed_half_way() {
     // The hook's sleeps are bounded (3 s) and belong to no container.
     let _ = Command::new("pkill").args(["-f", "^sleep 3$"]).status();
 }
+
+/// runc and execvp(3) take an `args[0]` with a slash as a path: images without an `Env` (a
+/// pause image, anything `isola image` builds) carry no PATH and must still run.
+#[test]
+fn an_absolute_entrypoint_runs_without_path_but_a_bare_name_needs_it() {
+    let w = World::new("nopath");
+    let id = w.id("abs");
+    let bundle = w.bundle("b", &["/bin/busybox", "echo", "no-path-needed"], |c| c["process"]["env"] = serde_json::json!([]));
+    let out = w.run(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "no-path-needed\n");
+    w.assert_no_leftovers(&id);
+
+    let id = w.id("bare");
+    let bundle = w.bundle("c", &["busybox", "true"], |c| c["process"]["env"] = serde_json::json!([]));
+    let out = w.run(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("PATH"), "{}", stderr_of(&out));
+    w.assert_no_leftovers(&id);
+
+    let id = w.id("noexec");
+    let bundle = w.bundle("d", &["/bin/plain-file"], |_| {});
+    std::fs::write(bundle.join("rootfs/bin/plain-file"), "not a program").unwrap();
+    let out = w.run(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("execute permission"), "{}", stderr_of(&out));
+    w.assert_no_leftovers(&id);
+}

@@ -13,7 +13,6 @@ use libcontainer::workload::Executor;
 use crate::LinuxError;
 
 pub use libcontainer::container::{Container as LcContainer, ContainerStatus};
-pub use libcontainer::workload::default::DefaultExecutor;
 
 /// Everything `create` needs, gathered first.
 pub struct CreateOptions<'a> {

@@ -1,9 +1,13 @@
 //! The workload seam: libcontainer's `Executor`, wrapped so that isola's precompiled seccomp
 //! filter is installed as the very last step before the workload runs (after capabilities
-//! are dropped and no_new_privs is set, and after the start signal).
+//! are dropped and no_new_privs is set, and after the start signal); and the Linux executor,
+//! which resolves `process.args[0]` as runc does.
 
 use std::collections::HashMap;
 
+use std::os::unix::fs::PermissionsExt;
+
+use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError};
 use oci_spec::runtime::Spec;
 
@@ -31,5 +35,39 @@ impl<E: Executor + Clone + 'static> Executor for FilteredExecutor<E> {
 
     fn setup_envs(&self, envs: HashMap<String, String>) -> Result<(), ExecutorSetEnvsError> {
         self.inner.setup_envs(envs)
+    }
+}
+
+/// libcontainer's executor, except that an `args[0]` with a slash is taken as a path, as runc
+/// and execvp(3) do: it needs no `PATH` in the environment (images built without an `Env`,
+/// such as a pause image, carry none). Bare names are still looked up in `PATH`.
+#[derive(Clone)]
+pub struct LinuxExecutor;
+
+impl Executor for LinuxExecutor {
+    fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        let arg0 = spec.process().as_ref().and_then(|p| p.args().as_ref()).and_then(|a| a.first());
+        match arg0 {
+            Some(path) if path.contains('/') => executable_at(path),
+            _ => DefaultExecutor {}.validate(spec),
+        }
+    }
+
+    fn setup_envs(&self, envs: HashMap<String, String>) -> Result<(), ExecutorSetEnvsError> {
+        DefaultExecutor {}.setup_envs(envs)
+    }
+}
+
+fn executable_at(path: &str) -> Result<(), ExecutorValidationError> {
+    let invalid = |why: String| Err(ExecutorValidationError::ArgValidationError(why));
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(m) if m.is_file() => invalid(format!("executable '{path}' does not have an execute permission bit")),
+        Ok(_) => invalid(format!("executable '{path}' is not a regular file")),
+        Err(e) => invalid(format!("executable '{path}': {e}")),
     }
 }

@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use isola_linux::container::{self, CreateOptions, DefaultExecutor};
-use isola_linux::executor::FilteredExecutor;
+use isola_linux::container::{self, CreateOptions};
+use isola_linux::executor::{FilteredExecutor, LinuxExecutor};
 use isola_linux::{host, seccomp, wait};
 use isola_policy::{plan_container, HostFacts, Mode};
 use oci_spec::runtime::Spec;
@@ -163,7 +163,7 @@ impl Runtime {
             detach,
         };
         let c = match workload {
-            Workload::Linux => container::create(&opts, FilteredExecutor { filter, inner: DefaultExecutor {} }),
+            Workload::Linux => container::create(&opts, FilteredExecutor { filter, inner: LinuxExecutor }),
             Workload::Wasm(wasm) => container::create(&opts, FilteredExecutor { filter, inner: wasm }),
         }
         .step(id, "create container")?;

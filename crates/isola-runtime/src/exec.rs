@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use isola_linux::container::{self, DefaultExecutor, ExecOptions};
-use isola_linux::executor::FilteredExecutor;
+use isola_linux::container::{self, ExecOptions};
+use isola_linux::executor::{FilteredExecutor, LinuxExecutor};
 use isola_linux::{host, seccomp, wait};
 use isola_policy::{plan_exec_process, HostFacts};
 use oci_spec::runtime::Process;
@@ -89,7 +89,7 @@ impl Runtime {
         } else {
             None
         };
-        let pid = container::exec(&opts, FilteredExecutor { filter, inner: DefaultExecutor {} });
+        let pid = container::exec(&opts, FilteredExecutor { filter, inner: LinuxExecutor });
         let _ = std::fs::remove_file(&process_file);
         let pid = pid.step(id, "exec")?;
         if args.detach {
