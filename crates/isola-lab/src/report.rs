@@ -285,7 +285,7 @@ fn bench_html(b: &BenchReport) -> String {
             let pss: Vec<Bar> = b.results.iter().filter(ok).filter_map(|x| {
                 Some(Bar { label: format!("{} PSS", x.target), value: x.pss_kib? / 1024.0, range: None, key: x.target.clone() })
             }).collect();
-            chart::bars("Memory: unique memory (USS) of one idle sandbox", "MiB", &bars, Some((8.0, "8 MiB target")))
+            chart::bars("Memory: unique memory (USS) of one idle sandbox beside a neighbour", "MiB", &bars, Some((8.0, "8 MiB target")))
                 + &chart::bars("Memory: proportional set size (PSS) of one idle sandbox", "MiB", &pss, None)
         }
         "density" => {
