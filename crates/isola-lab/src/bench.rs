@@ -23,16 +23,19 @@ pub enum Suite {
     Compute,
     Memory,
     Density,
+    /// Pod start through containerd's CRI (isola-e2e's `isola-cri-bench`), when containerd is here.
+    E2e,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 4] = [Suite::Startup, Suite::Compute, Suite::Memory, Suite::Density];
+    pub const ALL: [Suite; 5] = [Suite::Startup, Suite::Compute, Suite::Memory, Suite::Density, Suite::E2e];
     pub fn name(self) -> &'static str {
         match self {
             Suite::Startup => "startup",
             Suite::Compute => "compute",
             Suite::Memory => "memory",
             Suite::Density => "density",
+            Suite::E2e => "e2e",
         }
     }
     pub fn default_targets(self) -> Vec<Kind> {
@@ -48,6 +51,7 @@ impl Suite {
             Suite::Compute => 5,
             Suite::Memory => 3,
             Suite::Density => 1,
+            Suite::E2e => 10,
         }
     }
     pub fn quick_runs(self) -> usize {
@@ -56,6 +60,7 @@ impl Suite {
             Suite::Compute => 3,
             Suite::Memory => 2,
             Suite::Density => 1,
+            Suite::E2e => 10,
         }
     }
     /// `all --smoke` (CI): enough to prove every suite works, not to publish.
@@ -65,6 +70,7 @@ impl Suite {
             Suite::Compute => 1,
             Suite::Memory => 1,
             Suite::Density => 1,
+            Suite::E2e => 2,
         }
     }
         pub fn full_runs(self) -> usize {
@@ -73,6 +79,7 @@ impl Suite {
             Suite::Compute => 10,
             Suite::Memory => 5,
             Suite::Density => 3,
+            Suite::E2e => 30,
         }
     }
 }
@@ -210,6 +217,7 @@ pub fn run(lab: &Lab, suite: Suite, kinds: &[Kind], opts: &Options) -> Result<Be
         Suite::Compute => compute(lab, &targets, opts)?,
         Suite::Memory => memory(lab, &targets, opts)?,
         Suite::Density => density(lab, &targets, opts)?,
+        Suite::E2e => e2e(lab, opts)?,
     };
     Ok(BenchReport { suite: suite.name().to_string(), machine: machine::describe(&targets), results })
 }
@@ -558,4 +566,45 @@ fn density_once(lab: &Lab, t: &Target, art: &Artifact, cache: &Path, n: usize) -
         anyhow::bail!("{} of {n} sandboxes failed to start: {e}", errors.len());
     }
     Ok((ms, before.saturating_sub(after) as f64, pss as f64))
+}
+
+/// The CRI pod-start benchmark lives in isola-e2e (it needs a containerd and a CRI client);
+/// the lab runs its binary, built next to `isola-lab`, and takes its results as they are.
+fn e2e(lab: &Lab, opts: &Options) -> Result<Vec<BenchResult>> {
+    let skipped = |why: String| {
+        Ok(["isola-wasm", "runc", "isola-container"]
+            .iter()
+            .map(|t| BenchResult { benchmark: "pod-start".into(), target: t.to_string(), error: Some(format!("skipped: {why}")), ..Default::default() })
+            .collect())
+    };
+    let bench = std::env::current_exe()?.with_file_name("isola-cri-bench");
+    if !bench.exists() {
+        return skipped(format!("{} not built (cargo build --release -p isola-e2e)", bench.display()));
+    }
+    let Some(isola) = lab.isola.clone() else {
+        return skipped("no isola binary (--isola)".into());
+    };
+    if crate::compile::which("containerd").is_none() {
+        return skipped("containerd not installed (apt-get install containerd containernetworking-plugins)".into());
+    }
+    let json = lab.work.join("e2e-bench.json");
+    let pb = progress_bar(1, "e2e (CRI pod start)");
+    let out = std::process::Command::new(&bench)
+        .arg("--isola")
+        .arg(&isola)
+        .args(["--runs", &opts.runs.max(1).to_string(), "--json"])
+        .arg(&json)
+        .output()?;
+    pb.finish_and_clear();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Ok(vec![BenchResult {
+            benchmark: "pod-start".into(),
+            target: "isola-wasm".into(),
+            error: Some(format!("isola-cri-bench failed: {}", err.lines().last().unwrap_or("no output"))),
+            ..Default::default()
+        }]);
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json)?)?;
+    Ok(serde_json::from_value(report["results"].clone())?)
 }

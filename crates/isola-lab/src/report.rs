@@ -147,6 +147,12 @@ fn headline(r: &BenchReport) -> Vec<String> {
                 ));
             }
         }
+        "e2e" => {
+            let pod = |t: &str| r.results.iter().find(|x| x.benchmark == "pod-start" && x.target == t && x.error.is_none()).and_then(|x| x.median_ms);
+            if let (Some(w), Some(n)) = (pod("isola-wasm"), pod("runc")) {
+                out.push(format!("CRI pod start: isola wasm pod {w:.0} ms / runc native pod {n:.0} ms = {:.2} (target <= 1.0)", w / n));
+            }
+        }
         "compute" => {
             for (t, g) in compute_geomeans(r) {
                 out.push(format!("geometric mean {t}/native = {g:.3} (target <= 1.25)"));
@@ -298,6 +304,13 @@ fn bench_html(b: &BenchReport) -> String {
             }).collect();
             chart::bars(&format!("Density: summed PSS of {n} idle sandboxes"), "MiB", &mem, None)
                 + &chart::bars(&format!("Density: time until all {n} sandboxes run"), "milliseconds", &time, None)
+        }
+        "e2e" => {
+            let bars: Vec<Bar> = b.results.iter().filter(ok).filter(|x| x.benchmark == "pod-start").filter_map(|x| {
+                Some(Bar { label: x.target.clone(), value: x.median_ms?, range: Some((x.p10_ms?, x.p90_ms?)), key: x.target.clone() })
+            }).collect();
+            let runc = b.results.iter().find(|x| x.benchmark == "pod-start" && x.target == "runc").and_then(|x| x.median_ms);
+            chart::bars("Pod start through containerd's CRI: RunPodSandbox + CreateContainer + StartContainer until exited (median, p10-p90)", "milliseconds", &bars, runc.map(|r| (r, "runc median")))
         }
         _ => String::new(),
     };
