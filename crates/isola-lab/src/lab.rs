@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::compile::{which, Builder};
 use crate::target::{self, Env, Kind, Target};
@@ -37,9 +37,15 @@ impl Lab {
             p.exists().then_some(p)
         });
         let isola = isola.or_else(|| which("isola"));
+        // Payloads run with their cwd in their own work dir, so every path the lab hands to a
+        // runtime must be absolute.
+        let isola = isola.map(|p| std::fs::canonicalize(&p).with_context(|| format!("isola binary {}", p.display()))).transpose()?;
         std::fs::create_dir_all(&work)?;
+        let work = std::fs::canonicalize(&work)?;
+        let payloads = payloads.unwrap_or_else(|| repo.join("payloads"));
+        let payloads = std::fs::canonicalize(&payloads).with_context(|| format!("payloads {}", payloads.display()))?;
         let run_id = format!("{}-{}", chrono_like_now(), std::process::id());
-        Ok(Lab { payloads: payloads.unwrap_or_else(|| repo.join("payloads")), work, isola, run_id })
+        Ok(Lab { payloads, work, isola, run_id })
     }
 
     pub fn builder(&self) -> Result<Builder> {
@@ -104,5 +110,19 @@ mod tests {
     fn civil_dates() {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));
         assert_eq!(super::civil_from_days(19723), (2024, 1, 1));
+    }
+
+    /// Regression: `--isola target/release/isola` (relative, as the scripts pass it) broke every
+    /// isola cell once payloads ran with their cwd in their own work dir.
+    #[test]
+    fn relative_paths_become_absolute() {
+        let work = std::env::temp_dir().join(format!("isola-lab-abs-{}", std::process::id()));
+        let lab = super::Lab::new(Some("src/lab.rs".into()), work.clone(), Some("src".into())).unwrap();
+        assert!(lab.isola.as_ref().unwrap().is_absolute());
+        assert!(lab.isola.as_ref().unwrap().ends_with("crates/isola-lab/src/lab.rs"));
+        assert!(lab.payloads.is_absolute() && lab.work.is_absolute());
+        std::fs::remove_dir_all(&work).unwrap();
+        assert!(super::Lab::new(Some("no/such/isola".into()), work.clone(), None).is_err(), "a missing binary is an error");
+        let _ = std::fs::remove_dir_all(&work);
     }
 }

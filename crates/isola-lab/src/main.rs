@@ -272,9 +272,9 @@ fn all(lab: &Lab, size: Size, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// What fails a run: a compute checksum that disagrees with native (always), and with `strict`
-/// (the CI smoke run) any attack that got through isola-wasm, and any attack cell or benchmark
-/// of native or isola that ended in an error (the sandbox under test did not run the payload).
+/// What fails a run: a compute checksum that disagrees with native and any attack cell or
+/// benchmark of native or isola that ended in an error (always), and with `strict` (the CI
+/// smoke run, hardened profile) any attack that got through isola-wasm.
 fn gate(attacks: &[schema::AttackReport], benches: &[schema::BenchReport], strict: bool) -> Vec<String> {
     let mut problems: Vec<String> = benches
         .iter()
@@ -292,20 +292,24 @@ fn gate(attacks: &[schema::AttackReport], benches: &[schema::BenchReport], stric
             if !breaches.is_empty() {
                 problems.push(format!("isola-wasm let {} through ({} profile): {}", breaches.len(), a.profile.as_deref().unwrap_or("?"), breaches.join(", ")));
             }
-            for s in &a.scenarios {
-                for (t, c) in &s.results {
-                    if c.verdict == verdict::Verdict::Error && (t == "native" || t.starts_with("isola")) {
-                        problems.push(format!("attack {} on {t}: error: {}", s.id, c.evidence));
-                    }
+        }
+    }
+    // Always: a cell of native or isola that ended in an error means the sandbox under test
+    // never ran the payload, and a report built on that would be empty.
+    for a in attacks {
+        for s in &a.scenarios {
+            for (t, c) in &s.results {
+                if c.verdict == verdict::Verdict::Error && (t == "native" || t.starts_with("isola")) {
+                    problems.push(format!("attack {} on {t}: error: {}", s.id, c.evidence));
                 }
             }
         }
-        for b in benches {
-            for x in &b.results {
-                let ours = x.target == "native" || x.target.starts_with("isola") || x.target == bench::INPROCESS;
-                if let Some(e) = x.error.as_ref().filter(|e| ours && !e.starts_with("skipped") && !e.starts_with("checksum mismatch")) {
-                    problems.push(format!("bench {} {} on {}: {e}", b.suite, x.benchmark, x.target));
-                }
+    }
+    for b in benches {
+        for x in &b.results {
+            let ours = x.target == "native" || x.target.starts_with("isola") || x.target == bench::INPROCESS;
+            if let Some(e) = x.error.as_ref().filter(|e| ours && !e.starts_with("skipped") && !e.starts_with("checksum mismatch")) {
+                problems.push(format!("bench {} {} on {}: {e}", b.suite, x.benchmark, x.target));
             }
         }
     }
@@ -342,6 +346,7 @@ mod tests {
         assert!(gate(&[attack(Verdict::Leaked)], &[compute(None)], false).is_empty(), "only the smoke run gates breaches");
         assert_eq!(gate(&[attack(Verdict::Leaked)], &[compute(None)], true).len(), 1);
         assert_eq!(gate(&[attack(Verdict::Error)], &[compute(None)], true).len(), 1);
+        assert_eq!(gate(&[attack(Verdict::Error)], &[compute(None)], false).len(), 1, "errors of isola fail every run");
         assert_eq!(gate(&[], &[compute(Some("checksum mismatch: native 1 vs isola-wasm 2"))], false).len(), 1);
         assert_eq!(gate(&[], &[compute(Some("Exited(134): wasm trap"))], true).len(), 1);
         assert!(gate(&[], &[compute(Some("skipped: isola not found"))], true).is_empty());
