@@ -253,7 +253,7 @@ fn all(lab: &Lab, size: Size, dir: &Path) -> Result<()> {
     for suite in bench::Suite::ALL {
         let (runs, density_n, kinds) = match size {
             Size::Full => (suite.full_runs(), 100, suite.default_targets()),
-            Size::Quick => (suite.quick_runs(), 20, suite.default_targets()),
+            Size::Quick => (suite.quick_runs(), 100, suite.default_targets()),
             Size::Smoke => (suite.smoke_runs(), 10, suite.default_targets().into_iter().filter(|k| matches!(k, Kind::Native | Kind::IsolaContainer | Kind::IsolaWasm)).collect()),
         };
         let opts = bench::Options { runs, density_n, only: vec![] };
