@@ -206,7 +206,9 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
         let totals = crate::attack::totals(a);
         for t in &a.targets {
             let breaches = totals.get(t).map(|c| c.breaches()).unwrap_or(0);
-            if t != "native" {
+            // A target that ran nothing (not installed) stopped nothing either: no headline.
+            let ran = totals.get(t).is_some_and(|c| c.by_verdict.iter().any(|(v, n)| *v != crate::verdict::Verdict::Skipped && *n > 0));
+            if t != "native" && ran {
                 headlines.push(format!("attacks ({}): {t} let {breaches} through", a.profile.as_deref().unwrap_or("?")));
             }
         }
