@@ -423,7 +423,15 @@ fn memory(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResu
             // pod: pages every sandbox shares (the runtime's code) are then not charged to the
             // measured one's unique memory.
             let neighbour_work = lab.run_dir(&format!("mem-{}-neighbour", t.name()))?;
-            let neighbour = t.start_detached(&idle_job(&art, &neighbour_work, config.as_deref()));
+            let neighbour = match t.start_detached(&idle_job(&art, &neighbour_work, config.as_deref())) {
+                Ok(n) => n,
+                Err(e) => {
+                    samples[i].1 = Some(format!("neighbour sandbox: {e:#}"));
+                    let _ = std::fs::remove_dir_all(&neighbour_work);
+                    let _ = std::fs::remove_dir_all(&work);
+                    continue;
+                }
+            };
             let started = Instant::now();
             match t.start_detached(&idle_job(&art, &work, config.as_deref())) {
                 Ok(running) => {
@@ -431,8 +439,6 @@ fn memory(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResu
                     std::thread::sleep(SETTLE);
                     let (rss, pss, uss, peak) = sandbox_memory(&running);
                     drop(running);
-                    drop(neighbour);
-                    let _ = std::fs::remove_dir_all(&neighbour_work);
                     if rss == 0 {
                         samples[i].1 = Some("sandbox exited before it could be measured".into());
                     } else {
@@ -441,6 +447,8 @@ fn memory(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResu
                 }
                 Err(e) => samples[i].1 = Some(format!("{e:#}")),
             }
+            drop(neighbour);
+            let _ = std::fs::remove_dir_all(&neighbour_work);
             let _ = std::fs::remove_dir_all(&work);
         }
     }

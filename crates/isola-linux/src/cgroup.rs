@@ -70,3 +70,30 @@ pub fn exists(cgroup_path: &Path) -> bool {
         .unwrap_or(false)
         || Path::new("/sys/fs/cgroup").join(rel).is_dir()
 }
+
+#[cfg(test)]
+mod tests {
+    use libcgroups::common::V1Attach;
+    use nix::unistd::{getpid, Pid};
+
+    /// The vendored libcgroups moves the caller by thread only when that loses nothing: the
+    /// caller itself, single-threaded (libcontainer's intermediate process). Anything else
+    /// goes through cgroup.procs as upstream does.
+    #[test]
+    fn v1_attach_moves_the_calling_thread_only_for_a_single_threaded_self() {
+        assert_eq!(V1Attach::of(Pid::from_raw(1)), V1Attach::Process(Pid::from_raw(1)));
+        let _second_thread = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(200)));
+        assert_eq!(V1Attach::of(getpid()), V1Attach::Process(getpid()), "a multi-threaded caller");
+        // SAFETY: the child only reads /proc and exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let code = if V1Attach::of(getpid()) == V1Attach::CallingThread { 0 } else { 1 };
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "a forked (single-threaded) child moves by thread");
+    }
+}

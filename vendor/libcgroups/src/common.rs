@@ -232,23 +232,42 @@ pub fn write_cgroup_file_str<P: AsRef<Path>>(path: P, data: &str) -> Result<(), 
     Ok(())
 }
 
-/// Moves `pid` into the cgroup v1 hierarchy directory `cgroup_dir`.
+/// Who a cgroup v1 attach moves. Decided once per `add_task`, not once per hierarchy.
 ///
-/// isola patch: when `pid` is the calling process and it has a single thread, the kernel is
-/// asked to move "the calling thread" (`0` written to `tasks`). That path does not take the
-/// global threadgroup rwsem for writing, whose first writer waits one RCU grace period
-/// (6-16 ms per container start on the machines measured); writing the pid to
-/// `cgroup.procs` does. For a single-threaded caller both move the same set of tasks.
-pub fn attach_v1<P: AsRef<Path>>(cgroup_dir: P, pid: Pid) -> Result<(), WrappedIoError> {
-    let dir = cgroup_dir.as_ref();
-    if pid == nix::unistd::getpid() && calling_process_is_single_threaded() {
-        return write_cgroup_file_str(dir.join("tasks"), "0");
-    }
-    write_cgroup_file(dir.join(CGROUP_PROCS), pid)
+/// isola patch: a single-threaded process moving itself asks the kernel to move "the calling
+/// thread" (`0` written to `tasks`). That path does not take the global threadgroup rwsem for
+/// writing, whose first writer waits one RCU grace period (6-16 ms per container start on the
+/// machines measured); writing the pid to `cgroup.procs` does. For a single-threaded caller
+/// both move the same set of tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V1Attach {
+    /// The whole thread group of this pid, through `cgroup.procs`.
+    Process(Pid),
+    /// The calling (and only) thread, through `tasks`.
+    CallingThread,
 }
 
-/// One entry in /proc/self/task means no other thread could be left behind by a
-/// per-thread move. Any doubt (unreadable /proc) answers false.
+impl V1Attach {
+    pub fn of(pid: Pid) -> Self {
+        if pid == nix::unistd::getpid() && calling_process_is_single_threaded() {
+            V1Attach::CallingThread
+        } else {
+            V1Attach::Process(pid)
+        }
+    }
+}
+
+/// Moves `who` into the cgroup v1 hierarchy directory `cgroup_dir`.
+pub fn attach_v1<P: AsRef<Path>>(cgroup_dir: P, who: V1Attach) -> Result<(), WrappedIoError> {
+    let dir = cgroup_dir.as_ref();
+    match who {
+        V1Attach::CallingThread => write_cgroup_file_str(dir.join("tasks"), "0"),
+        V1Attach::Process(pid) => write_cgroup_file(dir.join(CGROUP_PROCS), pid),
+    }
+}
+
+/// One entry in /proc/self/task means no other thread could be left behind by a per-thread
+/// move. Any doubt (unreadable /proc) answers false.
 fn calling_process_is_single_threaded() -> bool {
     match fs::read_dir("/proc/self/task") {
         Ok(entries) => entries.take(2).count() == 1,

@@ -1,9 +1,7 @@
 use std::fs;
 use std::path::{Path, PathBuf, StripPrefixError};
 
-use nix::unistd;
 use oci_spec::runtime::LinuxCpu;
-use unistd::Pid;
 
 use super::ControllerType;
 use super::controller::Controller;
@@ -34,13 +32,13 @@ impl Controller for CpuSet {
     type Error = V1CpuSetControllerError;
     type Resource = LinuxCpu;
 
-    fn add_task(pid: Pid, cgroup_path: &Path) -> Result<(), Self::Error> {
+    fn attach(who: common::V1Attach, cgroup_path: &Path) -> Result<(), Self::Error> {
         fs::create_dir_all(cgroup_path).wrap_create_dir(cgroup_path)?;
 
         Self::ensure_not_empty(cgroup_path, CGROUP_CPUSET_CPUS)?;
         Self::ensure_not_empty(cgroup_path, CGROUP_CPUSET_MEMS)?;
 
-        common::attach_v1(cgroup_path, pid)?;
+        common::attach_v1(cgroup_path, who)?;
         Ok(())
     }
 

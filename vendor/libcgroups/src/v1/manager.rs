@@ -178,20 +178,21 @@ impl CgroupManager for Manager {
     }
 
     fn add_task(&self, pid: Pid) -> Result<(), Self::Error> {
+        let who = common::V1Attach::of(pid);
         for (ctrl_type, cgroup_path) in &self.subsystems {
             match ctrl_type {
-                CtrlType::Cpu => Cpu::add_task(pid, cgroup_path)?,
-                CtrlType::CpuAcct => CpuAcct::add_task(pid, cgroup_path)?,
-                CtrlType::CpuSet => CpuSet::add_task(pid, cgroup_path)?,
-                CtrlType::Devices => Devices::add_task(pid, cgroup_path)?,
-                CtrlType::HugeTlb => HugeTlb::add_task(pid, cgroup_path)?,
-                CtrlType::Memory => Memory::add_task(pid, cgroup_path)?,
-                CtrlType::Pids => Pids::add_task(pid, cgroup_path)?,
-                CtrlType::PerfEvent => PerfEvent::add_task(pid, cgroup_path)?,
-                CtrlType::Blkio => Blkio::add_task(pid, cgroup_path)?,
-                CtrlType::NetworkPriority => NetworkPriority::add_task(pid, cgroup_path)?,
-                CtrlType::NetworkClassifier => NetworkClassifier::add_task(pid, cgroup_path)?,
-                CtrlType::Freezer => Freezer::add_task(pid, cgroup_path)?,
+                CtrlType::Cpu => Cpu::attach(who, cgroup_path)?,
+                CtrlType::CpuAcct => CpuAcct::attach(who, cgroup_path)?,
+                CtrlType::CpuSet => CpuSet::attach(who, cgroup_path)?,
+                CtrlType::Devices => Devices::attach(who, cgroup_path)?,
+                CtrlType::HugeTlb => HugeTlb::attach(who, cgroup_path)?,
+                CtrlType::Memory => Memory::attach(who, cgroup_path)?,
+                CtrlType::Pids => Pids::attach(who, cgroup_path)?,
+                CtrlType::PerfEvent => PerfEvent::attach(who, cgroup_path)?,
+                CtrlType::Blkio => Blkio::attach(who, cgroup_path)?,
+                CtrlType::NetworkPriority => NetworkPriority::attach(who, cgroup_path)?,
+                CtrlType::NetworkClassifier => NetworkClassifier::attach(who, cgroup_path)?,
+                CtrlType::Freezer => Freezer::attach(who, cgroup_path)?,
             }
         }
 
