@@ -131,6 +131,57 @@ fn an_infinite_loop_ends_at_the_timeout_with_its_code() {
     w.assert_no_leftovers(&id);
 }
 
+/// Runs a wasm guest under a 500 ms limit with stdin an open pipe nobody writes (kept open
+/// for the whole run) and returns its output and how long it took.
+fn run_blocked_guest(w: &World, b: &std::path::Path, id: &str) -> (std::process::Output, Duration) {
+    use std::process::Stdio;
+    let policy = w.wasm_policy();
+    let started = Instant::now();
+    let mut child = w
+        .isola()
+        .args(["--config", policy.to_str().unwrap(), "run", "--bundle", b.to_str().unwrap(), id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait_with_output would close the stdin pipe first; hold our end open until the end.
+    let stdin = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    let took = started.elapsed();
+    drop(stdin);
+    (out, took)
+}
+
+#[test]
+fn the_timeout_holds_while_the_guest_is_blocked_in_a_host_call() {
+    let w = World::new("wasm-blocked");
+    let module = wasm_payload("wasm_probe");
+    // Each case blocks the guest inside a different WASI call for far longer than the limit.
+    let cases: &[(&str, &[&str])] = &[
+        ("nanosleep (poll_oneoff on a clock)", &["sleep", "30"]),
+        ("fd_read of an open stdin pipe", &["stdin"]),
+        ("poll_oneoff on stdin", &["poll"]),
+        ("open of a FIFO nobody writes", &["open", "/app/fifo"]),
+    ];
+    for (what, args) in cases {
+        let b = w.wasm_bundle(&format!("b{}", w.id("x")), &module, args, |c| c["annotations"]["io.isola.wasm.timeout-ms"] = "500".into());
+        let fifo = std::ffi::CString::new(b.join("rootfs/app/fifo").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let id = w.id("blk");
+        let (out, took) = run_blocked_guest(&w, &b, &id);
+        assert_eq!(out.status.code(), Some(124), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "wasm timeout: exceeded 500 ms\n", "{what}");
+        assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "{what}: the guest never woke");
+        assert!(took < Duration::from_millis(1500), "{what}: took {took:?}");
+        w.assert_no_leftovers(&id);
+    }
+    // Control: without a limit the same sleeping guest wakes and finishes on its own.
+    let b = w.wasm_bundle("ctl", &module, &["sleep", "1"], |_| {});
+    let out = w.run_wasm(&["run", "--bundle", b.to_str().unwrap(), &w.id("ctl")]);
+    assert_eq!((out.status.code(), stdout_of(&out).as_str()), (Some(0), "woke\n"), "{}", stderr_of(&out));
+}
+
 #[test]
 fn a_fuel_budget_ends_a_loop() {
     let w = World::new("wasm-fuel");

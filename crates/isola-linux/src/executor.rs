@@ -18,15 +18,25 @@ use crate::seccomp::{self, CompiledFilter};
 pub struct FilteredExecutor<E> {
     pub filter: Option<CompiledFilter>,
     pub inner: E,
+    /// `Some(id)` when this runs a container's init. Its `exec` comes after `start` has
+    /// returned, when nothing listens on libcontainer's error channel any more, so a failure is
+    /// printed here, on the container's stderr, as the one error line (`isola: container ID:
+    /// start: CAUSE`). An `exec`'d process reports through its caller instead (`None`).
+    pub init_of: Option<String>,
 }
 
 impl<E: Executor + Clone + 'static> Executor for FilteredExecutor<E> {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
-        if let Some(filter) = &self.filter {
-            seccomp::install(filter)
-                .map_err(|e| ExecutorError::Other(format!("installing the seccomp filter: {e}")))?;
+        let result = match &self.filter {
+            Some(filter) => seccomp::install(filter)
+                .map_err(|e| ExecutorError::Other(format!("installing the seccomp filter: {e}"))),
+            None => Ok(()),
         }
-        self.inner.exec(spec)
+        .and_then(|()| self.inner.exec(spec));
+        if let (Err(e), Some(id)) = (&result, &self.init_of) {
+            eprintln!("isola: container {id}: start: {}", one_line(e));
+        }
+        result
     }
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
@@ -70,4 +80,17 @@ fn executable_at(path: &str) -> Result<(), ExecutorValidationError> {
         Ok(_) => invalid(format!("executable '{path}' is not a regular file")),
         Err(e) => invalid(format!("executable '{path}': {e}")),
     }
+}
+
+/// An executor error and its whole cause chain as one line (libcontainer's `Execution`
+/// variant says only "failed to execute workload"; the errno is in its source).
+fn one_line(e: &ExecutorError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.replace('\n', " ")
 }

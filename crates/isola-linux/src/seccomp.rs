@@ -176,38 +176,65 @@ fn secure_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads a stored filter if the directory and file pass the ownership and mode checks;
-/// a file that fails them is deleted.
+/// Header of a stored filter: magic, then the sha256 of everything after the header.
+const STORED_MAGIC: &[u8; 8] = b"ISOLABPF";
+const STORED_HEADER: usize = 8 + 32;
+
+/// Reads a stored filter if the directory and file pass the ownership and mode checks and the
+/// content matches the sha256 sealed in its header; a file that fails any check is deleted and
+/// logged (the caller compiles the profile again). Layout: `ISOLABPF`, sha256 of the rest,
+/// 4 bytes flags (LE), the program.
 pub fn read_trusted(dir: &Path, path: &Path) -> Option<CompiledFilter> {
     secure_dir(dir).ok()?;
     let mut f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).ok()?;
     let meta = f.metadata().ok()?;
+    let discard = |why: &str| {
+        tracing::warn!("seccomp cache: discarding {}: {why}", path.display());
+        let _ = fs::remove_file(path);
+        None
+    };
     // SAFETY: geteuid has no preconditions.
     if !meta.is_file() || meta.uid() != unsafe { libc::geteuid() } || meta.mode() & 0o022 != 0 {
-        let _ = fs::remove_file(path);
-        return None;
+        return discard("not a regular file owned by this user and writable only by it");
     }
     let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes).ok()?;
-    // Layout: 4 bytes flags (LE), then the program.
-    if bytes.len() < 12 || (bytes.len() - 4) % 8 != 0 || (bytes.len() - 4) / 8 > 4096 {
-        let _ = fs::remove_file(path);
-        return None;
+    if f.read_to_end(&mut bytes).is_err() {
+        return discard("unreadable");
     }
-    let flags = u32::from_le_bytes(bytes[..4].try_into().ok()?);
-    Some(CompiledFilter { bpf: bytes[4..].to_vec(), flags })
+    let Some(body) = bytes.strip_prefix(STORED_MAGIC.as_slice()).and_then(|rest| rest.get(32..)) else {
+        return discard("no sealed header");
+    };
+    if Sha256::digest(body).as_slice() != &bytes[8..STORED_HEADER] {
+        return discard("content does not match its sealed sha256 (corrupted)");
+    }
+    if body.len() < 12 || (body.len() - 4) % 8 != 0 || (body.len() - 4) / 8 > 4096 {
+        return discard("not a whole BPF program");
+    }
+    let flags = u32::from_le_bytes(body[..4].try_into().ok()?);
+    Some(CompiledFilter { bpf: body[4..].to_vec(), flags })
 }
 
-/// Stores a filter atomically in a 0700 directory.
+/// Stores a filter atomically in a 0700 directory, sealed with the sha256 of its content.
 pub fn store(dir: &Path, path: &Path, filter: &CompiledFilter) -> std::io::Result<()> {
     secure_dir(dir)?;
+    let mut body = filter.flags.to_le_bytes().to_vec();
+    body.extend_from_slice(&filter.bpf);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
-    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-    f.write_all(&filter.flags.to_le_bytes())?;
-    f.write_all(&filter.bpf)?;
-    drop(f);
-    fs::rename(&tmp, path)
+    let written = (|| {
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.write_all(STORED_MAGIC)?;
+        f.write_all(&Sha256::digest(&body))?;
+        f.write_all(&body)?;
+        f.sync_data()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // A full disk must not leave a half-written file behind.
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Installs a compiled filter on the calling thread (no_new_privs must already be set).
@@ -284,6 +311,27 @@ mod tests {
         unsafe { libc::waitpid(pid, &mut status, 0) };
         assert!(libc::WIFEXITED(status), "child died: status {status:#x}");
         assert_eq!(libc::WEXITSTATUS(status), 0, "bit set = a call that should have failed with EPERM did not (1 = plain mmap failed)");
+    }
+
+    /// A few flipped bytes in a cached filter (length unchanged) are caught by the sealed hash:
+    /// the entry is discarded and the profile compiled again, never installed as it is.
+    #[test]
+    fn a_corrupted_cached_filter_is_discarded_and_rebuilt() {
+        let profile = isola_policy::seccomp::default_profile();
+        let dir = std::env::temp_dir().join(format!("isola-seccomp-test-corrupt-{}", std::process::id()));
+        let good = cached(&profile, &dir).unwrap();
+        let artifact = fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+        let mut bytes = fs::read(&artifact).unwrap();
+        let len = bytes.len();
+        for b in &mut bytes[len - 64..len - 56] {
+            *b ^= 0x5a;
+        }
+        fs::write(&artifact, &bytes).unwrap();
+        assert!(read_trusted(&dir, &artifact).is_none(), "a corrupted filter is never trusted");
+        assert!(!artifact.exists(), "the corrupted entry is discarded");
+        assert_eq!(cached(&profile, &dir).unwrap(), good, "compiled again");
+        assert_eq!(fs::read(&artifact).unwrap().len(), len, "and stored again");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

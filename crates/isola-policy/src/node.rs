@@ -41,6 +41,18 @@ pub struct WasmDefaults {
     /// Confine the wasm host process with its own seccomp allow-list (no exec, sockets, fork
     /// or new executable mappings) once the guest is instantiated. Default true.
     pub host_seccomp: bool,
+    /// Largest module (or component) file accepted, in bytes; a larger one is refused before
+    /// it is read whole. Default 64 MiB.
+    pub max_module_bytes: u64,
+    /// Memory a module's compilation may use, in bytes, beyond what the runtime already holds;
+    /// the container's memory limit lowers it. Compilation runs in a child process bounded by
+    /// it (RLIMIT_DATA). Default 512 MiB.
+    pub compile_memory: u64,
+    /// Wall-clock limit of one compilation, in milliseconds. Default 30 000.
+    pub compile_timeout_ms: u64,
+    /// Size bound of the module cache in bytes; past it the least recently used artifacts are
+    /// evicted. Default 2 GiB.
+    pub cache_max_bytes: u64,
 }
 
 impl Default for NodeConfig {
@@ -63,6 +75,10 @@ impl Default for WasmDefaults {
             clock_resolution_ns: 100_000,
             module_cache: "/var/lib/isola/modules".into(),
             host_seccomp: true,
+            max_module_bytes: 64 << 20,
+            compile_memory: 512 << 20,
+            compile_timeout_ms: 30_000,
+            cache_max_bytes: 2 << 30,
         }
     }
 }
@@ -71,6 +87,17 @@ impl NodeConfig {
     /// Parses a node policy file's text; the error names the key or line at fault.
     pub fn parse(text: &str) -> Result<Self, String> {
         let config: NodeConfig = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        let w = &config.wasm;
+        for (key, value) in [
+            ("max-module-bytes", w.max_module_bytes),
+            ("compile-memory", w.compile_memory),
+            ("compile-timeout-ms", w.compile_timeout_ms),
+            ("cache-max-bytes", w.cache_max_bytes),
+        ] {
+            if value == 0 {
+                return Err(format!("wasm.{key}: must be greater than 0"));
+            }
+        }
         for cap in &config.capability_ceiling {
             caps::parse(cap).map_err(|e| format!("capability-ceiling: {e}"))?;
         }
@@ -105,5 +132,7 @@ mod tests {
         assert!(NodeConfig::parse("allow-privileged = \"yes\"").is_err());
         assert!(NodeConfig::parse("capability-ceiling = [\"CAP_NOPE\"]").unwrap_err().contains("CAP_NOPE"));
         assert!(NodeConfig::parse("[[[").is_err());
+        assert!(NodeConfig::parse("[wasm]\ncompile-memory = 0").unwrap_err().contains("compile-memory"));
+        assert!(NodeConfig::parse("[wasm]\ncompile-timeout-ms = -1").is_err());
     }
 }

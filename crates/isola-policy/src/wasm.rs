@@ -32,6 +32,15 @@ pub struct WasmPlan {
     /// Whether the wasm host gets its own seccomp allow-list (node policy only, never an
     /// annotation: a tenant cannot loosen it).
     pub host_seccomp: bool,
+    /// Largest module file accepted (node policy).
+    pub max_module_bytes: u64,
+    /// Memory one compilation may use: the node's bound, lowered to the container's memory
+    /// limit, so a pod never compiles with more memory than it may hold.
+    pub compile_memory: u64,
+    /// Wall-clock limit of one compilation (node policy).
+    pub compile_timeout_ms: u64,
+    /// Size bound of the module cache (node policy).
+    pub cache_max_bytes: u64,
 }
 
 fn number(key: &str, value: &str) -> Result<u64, String> {
@@ -39,6 +48,13 @@ fn number(key: &str, value: &str) -> Result<u64, String> {
         .trim()
         .parse::<u64>()
         .map_err(|_| format!("annotation {key}={value:?} is not a non-negative integer"))
+}
+
+fn positive(key: &str, value: &str) -> Result<u64, String> {
+    match number(key, value)? {
+        0 => Err(format!("annotation {key}=\"0\" is not allowed: give a value above 0, or omit it for the node default")),
+        n => Ok(n),
+    }
 }
 
 /// Computes the settings. `memory_limit` is the container's cgroup memory limit, if any:
@@ -57,6 +73,10 @@ pub fn plan_wasm(
         expose_service_account: false,
         module_cache: d.module_cache.clone(),
         host_seccomp: d.host_seccomp,
+        max_module_bytes: d.max_module_bytes,
+        compile_memory: memory_limit.map_or(d.compile_memory, |limit| limit.min(d.compile_memory)),
+        compile_timeout_ms: d.compile_timeout_ms,
+        cache_max_bytes: d.cache_max_bytes,
     };
     let mut clamps = Vec::new();
     let mut keys: Vec<_> = annotations.keys().filter(|k| k.starts_with(PREFIX)).collect();
@@ -64,10 +84,12 @@ pub fn plan_wasm(
     for key in keys {
         let value = &annotations[key];
         match &key[PREFIX.len()..] {
-            "max-memory" => plan.max_memory = number(key, value)?,
-            "timeout-ms" => plan.timeout_ms = Some(number(key, value)?).filter(|v| *v > 0),
-            "fuel" => plan.fuel = Some(number(key, value)?).filter(|v| *v > 0),
-            "clock-resolution-ns" => plan.clock_resolution_ns = number(key, value)?,
+            // 0 is refused: no module runs in 0 bytes, and a tenant's 0 must not lift the node's
+            // timeout, fuel budget or clock coarsening (omit the annotation for the default).
+            "max-memory" => plan.max_memory = positive(key, value)?,
+            "timeout-ms" => plan.timeout_ms = Some(positive(key, value)?),
+            "fuel" => plan.fuel = Some(positive(key, value)?),
+            "clock-resolution-ns" => plan.clock_resolution_ns = positive(key, value)?,
             "expose-service-account" => {
                 plan.expose_service_account = match value.as_str() {
                     "true" => true,
@@ -75,9 +97,9 @@ pub fn plan_wasm(
                     other => return Err(format!("annotation {key}={other:?} is not \"true\" or \"false\"")),
                 }
             }
-            other => {
+            _ => {
                 return Err(format!(
-                    "unknown annotation {PREFIX}{other} (known: max-memory, timeout-ms, fuel, clock-resolution-ns, expose-service-account)"
+                    "unknown annotation {key:?} (known: max-memory, timeout-ms, fuel, clock-resolution-ns, expose-service-account)"
                 ))
             }
         }
@@ -123,6 +145,16 @@ mod tests {
     }
 
     #[test]
+    fn compile_memory_is_the_node_bound_lowered_to_the_container_limit() {
+        let (p, _) = plan_wasm(&ann(&[]), None, &NodeConfig::default()).unwrap();
+        assert_eq!(p.compile_memory, 512 << 20);
+        let (p, _) = plan_wasm(&ann(&[]), Some(64 << 20), &NodeConfig::default()).unwrap();
+        assert_eq!(p.compile_memory, 64 << 20);
+        let (p, _) = plan_wasm(&ann(&[]), Some(8 << 30), &NodeConfig::default()).unwrap();
+        assert_eq!(p.compile_memory, 512 << 20, "a big pod limit never raises the node's bound");
+    }
+
+    #[test]
     fn annotations_override_defaults() {
         let a = ann(&[
             ("io.isola.wasm.max-memory", "1048576"),
@@ -143,6 +175,10 @@ mod tests {
             ("io.isola.wasm.max-memory", "-1", "max-memory"),
             ("io.isola.wasm.expose-service-account", "yes", "expose-service-account"),
             ("io.isola.wasm.timeout", "5", "unknown annotation"),
+            ("io.isola.wasm.max-memory", "0", "max-memory"),
+            ("io.isola.wasm.timeout-ms", "0", "timeout-ms"),
+            ("io.isola.wasm.fuel", "0", "fuel"),
+            ("io.isola.wasm.clock-resolution-ns", "0", "clock-resolution-ns"),
         ] {
             let err = plan_wasm(&ann(&[(k, v)]), None, &NodeConfig::default()).unwrap_err();
             assert!(err.contains(word), "{err}");

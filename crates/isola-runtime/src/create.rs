@@ -100,8 +100,10 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::new(id, "wasm module", "process.args[0] is not a file in the rootfs"))?;
         let mut bytes = Vec::new();
         use std::io::Read;
+        // Read at most one byte past the node's limit: an oversized module is refused without
+        // being read whole (the sandbox names the limit).
         host::open_in_root(rootfs, &module)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .and_then(|f| f.take(plan.max_module_bytes.saturating_add(1)).read_to_end(&mut bytes))
             .map_err(|e| RuntimeError::new(id, "wasm module", format!("{}: {e}", module.display())))?;
         let sandbox = wasm::sandbox(plan).step(id, "wasm engine")?;
         let loaded = sandbox.load_bytes(&module, bytes).step(id, "wasm module")?;
@@ -163,8 +165,8 @@ impl Runtime {
             detach,
         };
         let c = match workload {
-            Workload::Linux => container::create(&opts, FilteredExecutor { filter, inner: LinuxExecutor }),
-            Workload::Wasm(wasm) => container::create(&opts, FilteredExecutor { filter, inner: wasm }),
+            Workload::Linux => container::create(&opts, FilteredExecutor { filter, inner: LinuxExecutor, init_of: Some(id.to_string()) }),
+            Workload::Wasm(wasm) => container::create(&opts, FilteredExecutor { filter, inner: wasm, init_of: Some(id.to_string()) }),
         }
         .step(id, "create container")?;
         c.pid().map(|p| p.as_raw()).ok_or_else(|| RuntimeError::new(id, "create container", "no init pid recorded"))

@@ -89,7 +89,7 @@ impl Runtime {
         } else {
             None
         };
-        let pid = container::exec(&opts, FilteredExecutor { filter, inner: LinuxExecutor });
+        let pid = container::exec(&opts, FilteredExecutor { filter, inner: LinuxExecutor, init_of: None });
         let _ = std::fs::remove_file(&process_file);
         let pid = pid.step(id, "exec")?;
         if args.detach {

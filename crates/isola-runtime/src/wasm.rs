@@ -14,7 +14,7 @@ use std::time::Duration;
 use isola_linux::libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use isola_linux::seccomp::{self, CompiledFilter};
 use isola_policy::WasmPlan;
-use isola_wasm::{Guest, GuestStdio, Loaded, ModuleCache, Preopen, Sandbox, SandboxConfig};
+use isola_wasm::{CompileLimits, Guest, GuestStdio, Loaded, ModuleCache, Preopen, Sandbox, SandboxConfig};
 use oci_spec::runtime::Spec;
 
 /// Top-level directories the guest never gets.
@@ -40,9 +40,16 @@ pub(crate) fn sandbox(plan: &WasmPlan) -> Result<Sandbox, String> {
         timeout: plan.timeout_ms.map(Duration::from_millis),
         fuel: plan.fuel,
         clock_resolution: Duration::from_nanos(plan.clock_resolution_ns),
+        compile: Some(CompileLimits {
+            max_module_bytes: plan.max_module_bytes,
+            memory: plan.compile_memory,
+            timeout: Duration::from_millis(plan.compile_timeout_ms),
+        }),
         ..SandboxConfig::default()
     };
-    let cache = ModuleCache::new(PathBuf::from(&plan.module_cache)).map_err(|e| e.to_string())?;
+    let cache = ModuleCache::new(PathBuf::from(&plan.module_cache))
+        .map_err(|e| e.to_string())?
+        .with_max_bytes(plan.cache_max_bytes);
     Sandbox::new(&cfg, cache).map_err(|e| e.to_string())
 }
 
@@ -76,14 +83,10 @@ impl Executor for WasmExecutor {
             .sandbox
             .start(&self.loaded, &guest, GuestStdio::default())
             .map_err(|e| ExecutorError::Other(e.to_string()))?;
-        let outcome = prepared.run_confined(|| match &self.host_filter {
+        prepared.run_as_process(|| match &self.host_filter {
             Some(filter) => seccomp::install(filter),
             None => Ok(()),
-        });
-        if let Some(reason) = outcome.reason() {
-            eprintln!("{reason}");
-        }
-        std::process::exit(outcome.exit_code())
+        })
     }
 
     fn validate(&self, _spec: &Spec) -> Result<(), ExecutorValidationError> {

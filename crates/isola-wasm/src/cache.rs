@@ -6,6 +6,8 @@
 //! Layout of the cache directory (owned by the euid, mode 0700):
 //! `<sha256>-<fingerprint>.cwasm` (artifact, 0600), `<same>.lock` (flock only),
 //! `<same>.<pid>.<n>.tmp` (a write in progress, renamed into place when complete).
+//! With a size bound, each compile evicts the least recently loaded artifacts (an artifact's
+//! mtime is its last load) until the cache fits, skipping any a loader holds a shared lock on.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -18,8 +20,10 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
+use crate::compile;
 use crate::engine::hex;
 use crate::error::{one_line, WasmError};
+use crate::CompileLimits;
 
 /// Whether `prepare`/`precompile` found a usable artifact or had to compile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub(crate) enum Artifact {
 #[derive(Debug, Clone)]
 pub struct ModuleCache {
     dir: Option<PathBuf>,
+    /// Size bound of all artifacts; past it the least recently used are evicted.
+    max_bytes: Option<u64>,
 }
 
 fn euid() -> u32 {
@@ -81,7 +87,7 @@ impl ModuleCache {
                 })
             }
         }
-        let cache = Self { dir: Some(dir) };
+        let cache = Self { dir: Some(dir), max_bytes: None };
         cache.verify_dir()?;
         Ok(cache)
     }
@@ -89,7 +95,15 @@ impl ModuleCache {
     /// A cache that stores nothing: every prepare compiles in memory (for one-off runs, or the
     /// `wasm-only` profile on a machine without a root-owned cache directory).
     pub fn disabled() -> Self {
-        Self { dir: None }
+        Self { dir: None, max_bytes: None }
+    }
+
+    /// Bounds the total size of the artifacts: after each compile, the least recently used
+    /// artifacts (by last load) are evicted until the cache fits, never the one just stored
+    /// and never one that is being loaded.
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = Some(max_bytes);
+        self
     }
 
     /// The cache directory, if caching is enabled.
@@ -136,9 +150,18 @@ impl ModuleCache {
         module_path: &Path,
         bytes: &[u8],
         kind: Kind,
+        limits: Option<&CompileLimits>,
     ) -> Result<(Artifact, CacheOutcome), WasmError> {
         let Some(artifact) = self.artifact_path(bytes, fingerprint) else {
-            let compiled = compile_in_memory(engine, module_path, bytes, kind)?;
+            let compiled = match limits {
+                None => compile_in_memory(engine, module_path, bytes, kind)?,
+                Some(l) => {
+                    let code = compile::in_child(engine, module_path, bytes, kind, l)?;
+                    // SAFETY: produced by `Engine::precompile_*` on this engine's configuration
+                    // in our own forked child, handed over in a memfd only we hold, sealed.
+                    deserialize(engine, module_path, &code, kind)?
+                }
+            };
             return Ok((compiled, CacheOutcome::Compiled));
         };
         self.verify_dir()?;
@@ -154,39 +177,104 @@ impl ModuleCache {
         }
 
         let started = std::time::Instant::now();
-        let serialized = match kind {
-            Kind::Module => engine.precompile_module(bytes),
-            Kind::Component => engine.precompile_component(bytes),
-        }
-        .map_err(|e| compile_error(module_path, &e))?;
+        let serialized = match limits {
+            None => compile::precompile(engine, bytes, kind).map_err(|e| compile_error(module_path, &e))?,
+            Some(l) => compile::in_child(engine, module_path, bytes, kind, l)?,
+        };
         write_atomically(&artifact, &seal(&serialized))?;
+        self.evict_over_bound(&artifact);
         tracing::info!(
             module = %module_path.display(),
             artifact = %artifact.display(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "compiled wasm module into cache"
         );
-        // SAFETY: `serialized` was produced a moment ago by `precompile_*` on this very engine in
-        // this process; it never left our memory before being deserialized.
-        let loaded = unsafe {
-            match kind {
-                Kind::Module => Module::deserialize(engine, &serialized).map(Artifact::Module),
-                Kind::Component => {
-                    Component::deserialize(engine, &serialized).map(Artifact::Component)
-                }
-            }
-        }
-        .map_err(|e| WasmError::Invalid {
-            path: module_path.to_path_buf(),
-            cause: one_line(&e),
-        })?;
+        // `serialized` was produced a moment ago by `precompile_*` on this engine's
+        // configuration, in this process or in our own bounded child (through a sealed memfd).
+        let loaded = deserialize(engine, module_path, &serialized, kind)?;
         Ok((loaded, CacheOutcome::Compiled))
     }
+
+    /// Evicts least recently used artifacts until the cache fits its bound (see
+    /// [`ModuleCache::with_max_bytes`]), and removes temporary files of writers that died.
+    fn evict_over_bound(&self, keep: &Path) {
+        let Some(dir) = &self.dir else { return };
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        let mut artifacts = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".tmp") {
+                remove_if_writer_died(&path, &name);
+                continue;
+            }
+            if !name.ends_with(".cwasm") {
+                continue;
+            }
+            if let Ok(meta) = entry.metadata() {
+                artifacts.push((meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len(), path));
+            }
+        }
+        let Some(max) = self.max_bytes else { return };
+        let mut total: u64 = artifacts.iter().map(|a| a.1).sum();
+        if total <= max {
+            return;
+        }
+        artifacts.sort();
+        for (_, size, path) in artifacts {
+            if total <= max {
+                break;
+            }
+            if path == keep {
+                continue;
+            }
+            // Loaders hold a shared flock on the artifact while they read it: skip those.
+            let Ok(file) = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(&path) else {
+                continue;
+            };
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                continue;
+            }
+            if fs::remove_file(&path).is_ok() {
+                total = total.saturating_sub(size);
+                let _ = fs::remove_file(path.with_extension("lock"));
+                tracing::info!(artifact = %path.display(), bytes = size, "evicted least recently used wasm artifact");
+            }
+        }
+    }
+}
+
+/// Removes `<key>.<pid>.<n>.tmp` when process `pid` no longer exists (a writer killed mid-write).
+fn remove_if_writer_died(path: &Path, name: &str) {
+    let pid = name.rsplit('.').nth(2).and_then(|p| p.parse::<u32>().ok());
+    if let Some(pid) = pid {
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Loads compiled code this process (or its bounded compile child) just produced.
+fn deserialize(engine: &Engine, path: &Path, code: &[u8], kind: Kind) -> Result<Artifact, WasmError> {
+    // SAFETY: callers pass only code made by `Engine::precompile_*` for this engine's
+    // configuration moments ago, which never passed through a file anyone else can write.
+    unsafe {
+        match kind {
+            Kind::Module => Module::deserialize(engine, code).map(Artifact::Module),
+            Kind::Component => Component::deserialize(engine, code).map(Artifact::Component),
+        }
+    }
+    .map_err(|e| WasmError::Invalid { path: path.to_path_buf(), cause: one_line(&e) })
 }
 
 /// Compile errors name the module; an early end of input is reported as truncation.
 pub(crate) fn compile_error(path: &Path, err: &wasmtime::Error) -> WasmError {
-    let cause = one_line(err);
+    compile_error_text(path, one_line(err))
+}
+
+/// As [`compile_error`], for a cause already flattened to one line.
+pub(crate) fn compile_error_text(path: &Path, cause: String) -> WasmError {
     let lower = cause.to_ascii_lowercase();
     if lower.contains("unexpected end") {
         WasmError::Truncated {
@@ -274,6 +362,11 @@ fn try_load(engine: &Engine, path: &Path, kind: Kind) -> Option<Artifact> {
     // so a partially written file is never visible under the final name. The name binds the
     // artifact to sha256(module bytes) and the engine fingerprint.
     let mut file = file;
+    // A shared lock while reading: eviction (which takes it exclusively) skips this artifact.
+    // SAFETY: flock on a descriptor we own.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) };
+    // The modification time records the last use, for least-recently-used eviction.
+    let _ = file.set_modified(std::time::SystemTime::now());
     let mut buf = Vec::with_capacity(meta.len() as usize);
     if let Err(e) = file.read_to_end(&mut buf) {
         discard(path, &format!("cannot read: {e}"));
@@ -304,7 +397,7 @@ fn try_load(engine: &Engine, path: &Path, kind: Kind) -> Option<Artifact> {
 const SEAL_MAGIC: &[u8; 8] = b"ISOLASUM";
 
 /// Appends the seal to compiled code.
-fn seal(code: &[u8]) -> Vec<u8> {
+pub(crate) fn seal(code: &[u8]) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let mut out = Vec::with_capacity(code.len() + 40);
     out.extend_from_slice(code);
@@ -314,7 +407,7 @@ fn seal(code: &[u8]) -> Vec<u8> {
 }
 
 /// The compiled code of a sealed artifact, if its seal matches.
-fn unseal(buf: &[u8]) -> Option<&[u8]> {
+pub(crate) fn unseal(buf: &[u8]) -> Option<&[u8]> {
     use sha2::{Digest, Sha256};
     let n = buf.len().checked_sub(40)?;
     let (code, trailer) = buf.split_at(n);

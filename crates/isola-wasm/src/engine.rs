@@ -191,23 +191,51 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// What the timer does when the guest is still running `grace` after the epoch was bumped,
+/// i.e. it is blocked inside a host call (sleep, a read of a pipe, an open of a FIFO), where
+/// epoch interruption cannot reach it.
+#[derive(Debug, Clone)]
+pub(crate) enum Overrun {
+    /// Nothing: the guest stops when it next returns to wasm (a library caller's choice).
+    Wait,
+    /// The process exists only to run this guest: print `line` on stderr and `_exit(code)`.
+    ExitProcess { grace: Duration, code: i32, line: String },
+}
+
 /// Spawns the timer that bumps the engine's epoch once `timeout` has passed, unless the returned
-/// guard is dropped first (the guest finished). The thread never outlives the guard by more than
-/// one wake-up.
-pub(crate) fn start_watchdog(engine: &Engine, timeout: Duration) -> std::io::Result<Watchdog> {
+/// guard is dropped first (the guest finished), and then applies `overrun`. The thread never
+/// outlives the guard by more than one wake-up.
+pub(crate) fn start_watchdog(engine: &Engine, timeout: Duration, overrun: Overrun) -> std::io::Result<Watchdog> {
+    use std::sync::mpsc::RecvTimeoutError;
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let engine = engine.clone();
     let handle = std::thread::Builder::new()
         .name("isola-wasm-epoch".into())
         .spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(timeout) {
+            if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(timeout) {
                 engine.increment_epoch();
+                if let Overrun::ExitProcess { grace, code, line } = overrun {
+                    if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(grace) {
+                        exit_process(code, &line);
+                    }
+                }
             }
         })?;
     Ok(Watchdog {
         stop: Some(tx),
         handle: Some(handle),
     })
+}
+
+/// Ends the whole process from the timer thread while the guest thread is blocked in the host:
+/// raw `write` and `_exit`, because the blocked thread may hold any lock (stdout's included).
+fn exit_process(code: i32, line: &str) -> ! {
+    let text = format!("{line}\n");
+    // SAFETY: write(2) of a buffer we own, then _exit; both async-signal-safe, no locks taken.
+    unsafe {
+        libc::write(2, text.as_ptr().cast(), text.len());
+        libc::_exit(code)
+    }
 }
 
 /// Stops the epoch timer when dropped.

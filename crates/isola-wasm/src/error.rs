@@ -59,6 +59,12 @@ pub enum WasmError {
         #[source]
         source: std::io::Error,
     },
+    /// The module file is larger than the node accepts.
+    #[error("{path}: module is larger than the limit of {limit} bytes (node key wasm.max-module-bytes)")]
+    TooLarge { path: PathBuf, limit: u64 },
+    /// Compiling the module went past a compile bound (memory, time), or its child failed.
+    #[error("{path}: compilation refused: {cause}")]
+    CompileRefused { path: PathBuf, cause: String },
     /// The engine rejected its configuration (a bug in isola, or an unsupported host).
     #[error("wasm engine configuration rejected: {cause}")]
     Engine { cause: String },

@@ -32,6 +32,7 @@
 //! | a trap (out of bounds, `unreachable`, stack exhausted, ...) | `Trap(msg)` | **134** | `wasm trap: <msg>` e.g. `wasm trap: out of bounds memory access` |
 //! | wall-clock limit (epoch interruption) | `Timeout { limit }` | **124** | `wasm timeout: exceeded N ms` |
 //! | instruction budget exhausted | `FuelExhausted { budget }` | **135** | `wasm fuel exhausted: budget N` |
+//! | the host failed around the guest (its seccomp filter refused), guest never started | `HostFailed(msg)` | **255** | `wasm host failed: <msg>` |
 //!
 //! 134 and 124 mirror what a native program shows for `abort()` (128 + SIGABRT) and for
 //! `timeout(1)`; 135 (128 + SIGBUS) is unused by shells, so it cannot be confused with either.
@@ -52,12 +53,16 @@
 //! # Limits
 //! Linear memory per memory (`max_memory`; `memory.grow` past it returns -1 inside the guest),
 //! table elements, instances, wasm stack, wall clock (a timer thread bumps the engine epoch) and an
-//! optional fuel budget. A guest blocked inside a host call (e.g. a long `sleep` via
-//! `poll_oneoff`, or a read of a pipe nobody writes) is only interrupted when it returns to wasm;
-//! the container layer (cgroup, `kill`) bounds that case.
+//! optional fuel budget. Epoch interruption only stops wasm code: a guest blocked inside a host
+//! call (a long `sleep` via `poll_oneoff`, a read of a pipe nobody writes, an open of a FIFO)
+//! returns to wasm only when the call does. [`Prepared::run_as_process`], for a process that
+//! exists to run one guest (the runtime's wasm host), makes the limit wall-clock in fact: a guest
+//! still running [`TIMEOUT_GRACE`] after its deadline ends the process with code 124 and the same
+//! reason line. [`Prepared::run`] (in-process callers) leaves that case to the caller.
 
 mod cache;
 mod clock;
+mod compile;
 mod engine;
 mod error;
 mod sandbox;
@@ -70,7 +75,7 @@ pub use cache::{CacheOutcome, ModuleCache};
 pub use clock::{CoarseMonotonicClock, CoarseWallClock};
 pub use engine::Allocator;
 pub use error::WasmError;
-pub use sandbox::{is_wasm, Loaded, Outcome, Prepared, Sandbox, EXIT_FUEL, EXIT_TIMEOUT, EXIT_TRAP};
+pub use sandbox::{is_wasm, Loaded, Outcome, Prepared, Sandbox, EXIT_FUEL, EXIT_HOST, EXIT_TIMEOUT, EXIT_TRAP, TIMEOUT_GRACE};
 
 /// Limits and knobs of the sandbox, from annotations and node defaults (the runtime fills it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,12 +94,29 @@ pub struct SandboxConfig {
     pub clock_resolution: Duration,
     /// Bytes of host stack guest recursion may use.
     pub max_wasm_stack: usize,
+    /// Bounds of compiling a module the cache does not hold. `None` compiles in the calling
+    /// process without bounds (trusted modules, tests); the runtime always sets them.
+    pub compile: Option<CompileLimits>,
+}
+
+/// Bounds of one compilation of an untrusted module: it runs in a forked child whose data
+/// segment may grow by at most `memory` (RLIMIT_DATA), which is killed at `timeout` (and whose
+/// CPU time is capped at `timeout` on every core), so a hostile module of many functions cannot
+/// take the node's memory or cores. A module over a bound is refused with one error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileLimits {
+    /// Largest module accepted, in bytes.
+    pub max_module_bytes: u64,
+    /// Memory the compilation may use beyond what the process holds when it starts.
+    pub memory: u64,
+    /// Wall-clock limit of the compilation.
+    pub timeout: Duration,
 }
 
 impl Default for SandboxConfig {
     /// Defaults for untrusted code: 256 MiB per memory, 100 000 table elements, 100 instances,
     /// no timeout and no fuel (the runtime sets those from annotations), 1 ms clocks, 512 KiB of
-    /// wasm stack.
+    /// wasm stack, compilation in process (the runtime sets [`CompileLimits`]).
     fn default() -> Self {
         Self {
             max_memory: 256 << 20,
@@ -104,6 +126,7 @@ impl Default for SandboxConfig {
             fuel: None,
             clock_resolution: Duration::from_millis(1),
             max_wasm_stack: 512 << 10,
+            compile: None,
         }
     }
 }

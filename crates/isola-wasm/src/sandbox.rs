@@ -19,7 +19,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 
 use crate::cache::{Artifact, CacheOutcome, Kind, ModuleCache};
 use crate::clock::{CoarseMonotonicClock, CoarseWallClock};
-use crate::engine::{build_engine, fingerprint, start_watchdog, Allocator};
+use crate::engine::{build_engine, fingerprint, start_watchdog, Allocator, Overrun};
 use crate::error::{one_line, WasmError};
 use crate::{Guest, GuestStdio, SandboxConfig};
 
@@ -29,6 +29,12 @@ pub const EXIT_TRAP: i32 = 134;
 pub const EXIT_TIMEOUT: i32 = 124;
 /// Exit code of a guest that used up its fuel budget.
 pub const EXIT_FUEL: i32 = 135;
+/// Exit code when the host fails around the guest before it starts (as libcontainer's init
+/// failing; a guest's own `proc_exit(255)` gives the same code, the stderr line tells them apart).
+pub const EXIT_HOST: i32 = 255;
+/// How long past its deadline a guest blocked in a host call may take before
+/// [`Prepared::run_as_process`] ends the process (a guest in wasm code stops at the deadline).
+pub const TIMEOUT_GRACE: Duration = Duration::from_millis(50);
 
 /// How a guest run ended. See the crate docs for the exit-code table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +47,9 @@ pub enum Outcome {
     Timeout { limit: Duration },
     /// The fuel budget ran out.
     FuelExhausted { budget: u64 },
+    /// The host failed around the guest (e.g. its own seccomp filter could not be installed);
+    /// the guest did not start.
+    HostFailed(String),
 }
 
 impl Outcome {
@@ -51,6 +60,7 @@ impl Outcome {
             Outcome::Trap(_) => EXIT_TRAP,
             Outcome::Timeout { .. } => EXIT_TIMEOUT,
             Outcome::FuelExhausted { .. } => EXIT_FUEL,
+            Outcome::HostFailed(_) => EXIT_HOST,
         }
     }
 
@@ -65,6 +75,7 @@ impl Outcome {
             Outcome::FuelExhausted { budget } => {
                 Some(format!("wasm fuel exhausted: budget {budget}"))
             }
+            Outcome::HostFailed(msg) => Some(format!("wasm host failed: {msg}")),
         }
     }
 }
@@ -202,10 +213,16 @@ impl Sandbox {
     /// As [`Sandbox::load`] for bytes the caller read itself (`label` names them in errors).
     pub fn load_bytes(&self, label: &Path, bytes: Vec<u8>) -> Result<Loaded, WasmError> {
         check_header(label, &bytes)?;
+        self.check_size(label, &bytes)?;
         let kind = classify(&bytes);
-        let (artifact, cache_outcome) =
-            self.cache
-                .load_or_compile(&self.engine, &self.fingerprint, label, &bytes, kind)?;
+        let (artifact, cache_outcome) = self.cache.load_or_compile(
+            &self.engine,
+            &self.fingerprint,
+            label,
+            &bytes,
+            kind,
+            self.cfg.compile.as_ref(),
+        )?;
         drop(bytes);
         let pre = match artifact {
             Artifact::Module(module) => LoadedPre::Module(self.link_module(label, &module)?),
@@ -243,11 +260,28 @@ impl Sandbox {
     /// Fills the cache for `module` (node warm-up) without running it.
     pub fn precompile(&self, module: &Path) -> Result<CacheOutcome, WasmError> {
         let bytes = read_module(module)?;
+        self.check_size(module, &bytes)?;
         let kind = classify(&bytes);
-        let (_, outcome) =
-            self.cache
-                .load_or_compile(&self.engine, &self.fingerprint, module, &bytes, kind)?;
+        let (_, outcome) = self.cache.load_or_compile(
+            &self.engine,
+            &self.fingerprint,
+            module,
+            &bytes,
+            kind,
+            self.cfg.compile.as_ref(),
+        )?;
         Ok(outcome)
+    }
+
+    /// With compile limits set, a module over `max_module_bytes` is refused before it is
+    /// hashed, looked up or parsed.
+    fn check_size(&self, path: &Path, bytes: &[u8]) -> Result<(), WasmError> {
+        match &self.cfg.compile {
+            Some(l) if bytes.len() as u64 > l.max_module_bytes => {
+                Err(WasmError::TooLarge { path: path.to_path_buf(), limit: l.max_module_bytes })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn limits(&self) -> StoreLimits {
@@ -443,8 +477,33 @@ impl Prepared {
     /// instruction of `_start` (the point where the host's own seccomp filter goes on). If
     /// `confine` fails the guest does not run.
     pub fn run_confined(self, confine: impl FnOnce() -> std::io::Result<()>) -> Outcome {
+        self.run_with(confine, |_| Overrun::Wait)
+    }
+
+    /// For a process that exists only to run this guest (the container's wasm host): as
+    /// `run_confined`, and the wall-clock limit holds whatever the guest is doing. A guest still
+    /// running [`TIMEOUT_GRACE`] after its deadline (blocked in a host call: sleep, a read of a
+    /// pipe, an open of a FIFO, where epoch interruption cannot reach it) ends the process with
+    /// the timeout's exit code and reason line. Otherwise it prints `reason()` and exits with
+    /// `exit_code()`. Never returns.
+    pub fn run_as_process(self, confine: impl FnOnce() -> std::io::Result<()>) -> ! {
+        let outcome = self.run_with(confine, |limit| {
+            let timeout = Outcome::Timeout { limit };
+            Overrun::ExitProcess {
+                grace: TIMEOUT_GRACE,
+                code: timeout.exit_code(),
+                line: timeout.reason().unwrap_or_default(),
+            }
+        });
+        if let Some(reason) = outcome.reason() {
+            eprintln!("{reason}");
+        }
+        std::process::exit(outcome.exit_code())
+    }
+
+    fn run_with(self, confine: impl FnOnce() -> std::io::Result<()>, overrun: impl FnOnce(Duration) -> Overrun) -> Outcome {
         let _watchdog = match self.timeout {
-            Some(limit) => match start_watchdog(&self.engine, limit) {
+            Some(limit) => match start_watchdog(&self.engine, limit, overrun(limit)) {
                 Ok(w) => Some(w),
                 // Fail closed: no timer means no timeout, so do not start the guest.
                 Err(e) => return Outcome::Trap(format!("cannot start the timeout timer: {e}")),
@@ -455,12 +514,12 @@ impl Prepared {
             Ready::Module { mut store, pre } => (|| {
                 let instance = pre.instantiate(&mut store)?;
                 let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-                confine().map_err(|e| wasmtime::Error::msg(format!("confining the wasm host: {e}")))?;
+                confine().map_err(|e| wasmtime::Error::new(ConfineFailed(e)))?;
                 start.call(&mut store, ())
             })(),
             Ready::Component { mut store, pre } => (|| {
                 let command = pre.instantiate(&mut store)?;
-                confine().map_err(|e| wasmtime::Error::msg(format!("confining the wasm host: {e}")))?;
+                confine().map_err(|e| wasmtime::Error::new(ConfineFailed(e)))?;
                 match command.wasi_cli_run().call_run(&mut store)? {
                     Ok(()) => Ok(()),
                     Err(()) => Err(I32Exit(1).into()),
@@ -483,6 +542,9 @@ fn classify_end(
     if let Some(exit) = err.downcast_ref::<I32Exit>() {
         return Outcome::Exited(exit.0);
     }
+    if let Some(ConfineFailed(e)) = err.downcast_ref::<ConfineFailed>() {
+        return Outcome::HostFailed(format!("confining the wasm host: {e}"));
+    }
     match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => Outcome::Timeout {
             limit: timeout.unwrap_or_default(),
@@ -498,6 +560,18 @@ fn classify_end(
         None => Outcome::Trap(one_line(&err)),
     }
 }
+
+/// The `confine` step of [`Prepared::run_confined`] failed: a host failure, not a guest trap.
+#[derive(Debug)]
+struct ConfineFailed(std::io::Error);
+
+impl std::fmt::Display for ConfineFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "confining the wasm host: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfineFailed {}
 
 fn extern_kind(ty: &ExternType) -> &'static str {
     match ty {

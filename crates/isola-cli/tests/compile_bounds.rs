@@ -1,0 +1,204 @@
+//! Compiling an untrusted module is bounded by the node and the pod: a module over the size
+//! limit, a compilation over its memory bound (the node's, lowered to the container's memory
+//! limit) or its time bound is refused with one clear error and nothing left behind; the module
+//! cache keeps to its size bound by evicting the least recently used artifact.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn leb(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+    out.push(id);
+    leb(body.len() as u64, out);
+    out.extend_from_slice(body);
+}
+
+/// A valid command module of `functions` small functions (each a chain of `adds` additions),
+/// plus an empty `_start`: cheap to generate, costly to compile, as a hostile tenant's would be.
+fn many_functions(functions: u32, adds: u32) -> Vec<u8> {
+    module_with_seed(functions, adds, 7)
+}
+
+/// As [`many_functions`]; `seed` (0..64) changes the bytes, not the size of the compiled code.
+fn module_with_seed(functions: u32, adds: u32, seed: u8) -> Vec<u8> {
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    // Types: 0 = [] -> [i32], 1 = [] -> [].
+    section(1, &[2, 0x60, 0, 1, 0x7f, 0x60, 0, 0], &mut m);
+    let mut funcs = Vec::new();
+    leb(u64::from(functions) + 1, &mut funcs);
+    for _ in 0..functions {
+        funcs.push(0);
+    }
+    funcs.push(1);
+    section(3, &funcs, &mut m);
+    let mut exports = vec![1, 6];
+    exports.extend_from_slice(b"_start");
+    exports.push(0);
+    leb(u64::from(functions), &mut exports);
+    section(7, &exports, &mut m);
+    let mut body = vec![0, 0x41, seed & 0x3f]; // no locals; i32.const seed
+    for _ in 0..adds {
+        body.extend_from_slice(&[0x41, 0x03, 0x6a]); // i32.const 3; i32.add
+    }
+    body.push(0x0b);
+    let mut code = Vec::new();
+    leb(u64::from(functions) + 1, &mut code);
+    for _ in 0..functions {
+        leb(body.len() as u64, &mut code);
+        code.extend_from_slice(&body);
+    }
+    code.extend_from_slice(&[2, 0, 0x0b]);
+    section(10, &code, &mut m);
+    m
+}
+
+/// A node policy with a private module cache and `extra` lines in its `[wasm]` table.
+fn policy(w: &World, name: &str, extra: &str) -> std::path::PathBuf {
+    let path = w.scratch.join(format!("{name}.toml"));
+    std::fs::write(&path, format!("[wasm]\nmodule-cache = \"{}\"\n{extra}", w.scratch.join("cache").display())).unwrap();
+    path
+}
+
+fn bundle_with_module(w: &World, name: &str, module: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> std::path::PathBuf {
+    let file = w.scratch.join(format!("{name}.wasm"));
+    std::fs::write(&file, module).unwrap();
+    w.wasm_bundle(name, &file, &[], edit)
+}
+
+fn run_with(w: &World, policy: &Path, bundle: &Path, id: &str) -> std::process::Output {
+    w.run(&["--config", policy.to_str().unwrap(), "run", "--bundle", bundle.to_str().unwrap(), id])
+}
+
+/// Nothing of a refused compile is left in the cache: no artifact, no temporary file.
+fn assert_cache_holds_no_artifact(w: &World) {
+    let entries: Vec<String> = std::fs::read_dir(w.scratch.join("cache"))
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(!entries.iter().any(|n| n.ends_with(".cwasm") || n.ends_with(".tmp")), "{entries:?}");
+}
+
+fn refused_with_one_line(out: &std::process::Output, id: &str, words: &[&str]) {
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr_of(out);
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with(&format!("isola: container {id}: ")), "{err}");
+    for word in words {
+        assert!(err.contains(word), "{word:?} missing from: {err}");
+    }
+}
+
+#[test]
+fn a_module_over_the_size_limit_is_refused_before_it_is_compiled() {
+    let w = World::new("compile-size");
+    let module = many_functions(10, 1);
+    let b = bundle_with_module(&w, "b", &module, |_| {});
+    let small = policy(&w, "small", &format!("max-module-bytes = {}\n", module.len() - 1));
+    let id = w.id("sz");
+    let out = run_with(&w, &small, &b, &id);
+    refused_with_one_line(&out, &id, &["larger than the limit", "wasm.max-module-bytes"]);
+    assert_cache_holds_no_artifact(&w);
+    w.assert_no_leftovers(&id);
+    // Control: at exactly the limit it runs.
+    let exact = policy(&w, "exact", &format!("max-module-bytes = {}\n", module.len()));
+    let out = run_with(&w, &exact, &b, &w.id("sz"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_compile_over_its_memory_bound_is_refused_and_the_pod_limit_lowers_the_bound() {
+    let w = World::new("compile-memory");
+    let module = many_functions(20_000, 20);
+    let b = bundle_with_module(&w, "b", &module, |_| {});
+    let tight = policy(&w, "tight", "compile-memory = 16777216\n");
+    let id = w.id("mem");
+    let out = run_with(&w, &tight, &b, &id);
+    refused_with_one_line(&out, &id, &["compilation refused", "compile memory bound of 16 MiB"]);
+    assert_cache_holds_no_artifact(&w);
+    w.assert_no_leftovers(&id);
+
+    // The node allows 512 MiB, but the container's memory limit of 16 MiB lowers the bound.
+    let node = policy(&w, "node", "");
+    let limited = bundle_with_module(&w, "limited", &module, |c| {
+        c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 16777216}});
+    });
+    let id = w.id("pod");
+    let out = run_with(&w, &node, &limited, &id);
+    refused_with_one_line(&out, &id, &["compile memory bound of 16 MiB"]);
+    assert_cache_holds_no_artifact(&w);
+    w.assert_no_leftovers(&id);
+
+    // Control: under the node's own bound the same module compiles, is cached and runs.
+    let id = w.id("ok");
+    let out = run_with(&w, &node, &b, &id);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    w.assert_no_leftovers(&id);
+}
+
+#[test]
+fn a_compile_over_its_time_bound_is_stopped_and_refused() {
+    let w = World::new("compile-time");
+    let module = many_functions(20_000, 20);
+    let b = bundle_with_module(&w, "b", &module, |_| {});
+    let quick = policy(&w, "quick", "compile-timeout-ms = 100\n");
+    let id = w.id("t");
+    let started = std::time::Instant::now();
+    let out = run_with(&w, &quick, &b, &id);
+    let took = started.elapsed();
+    refused_with_one_line(&out, &id, &["compile time bound of 100 ms", "wasm.compile-timeout-ms"]);
+    assert!(took < std::time::Duration::from_secs(2), "stopped at the bound, took {took:?}");
+    assert_cache_holds_no_artifact(&w);
+    w.assert_no_leftovers(&id);
+}
+
+#[test]
+fn the_module_cache_evicts_the_least_recently_used_artifact_past_its_bound() {
+    let w = World::new("compile-evict");
+    let artifacts = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(w.scratch.join("cache"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".cwasm"))
+            .collect();
+        v.sort();
+        v
+    };
+    let a = bundle_with_module(&w, "a", &module_with_seed(50, 2, 1), |_| {});
+    let b = bundle_with_module(&w, "b", &module_with_seed(50, 2, 2), |_| {});
+    let roomy = policy(&w, "roomy", "");
+    assert_eq!(run_with(&w, &roomy, &a, &w.id("a")).status.code(), Some(0));
+    let only_a = artifacts();
+    assert_eq!(run_with(&w, &roomy, &b, &w.id("b")).status.code(), Some(0));
+    let both = artifacts();
+    assert_eq!(both.len(), 2, "{both:?}");
+    let artifact_b = both.iter().find(|n| !only_a.contains(n)).unwrap().clone();
+    let size = |name: &str| std::fs::metadata(w.scratch.join("cache").join(name)).unwrap().len();
+    // A bound that holds two artifacts of this size, not three.
+    let bound = 2 * size(&both[0]).max(size(&both[1])) + 64;
+    let tight = policy(&w, "tight", &format!("cache-max-bytes = {bound}\n"));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // a is used again (a cache hit), so b is now the least recently used.
+    assert_eq!(run_with(&w, &tight, &a, &w.id("a")).status.code(), Some(0));
+    let c = bundle_with_module(&w, "c", &module_with_seed(50, 2, 3), |_| {});
+    assert_eq!(run_with(&w, &tight, &c, &w.id("c")).status.code(), Some(0));
+    let left = artifacts();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.contains(&only_a[0]), "the recently used artifact stays: {left:?}");
+    assert!(!left.contains(&artifact_b), "the least recently used one is evicted: {left:?}");
+    // An evicted module still runs: it is compiled again.
+    assert_eq!(run_with(&w, &tight, &b, &w.id("b")).status.code(), Some(0));
+}

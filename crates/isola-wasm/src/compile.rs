@@ -1,0 +1,198 @@
+//! Compilation of an untrusted module in a forked child bounded in memory (RLIMIT_DATA above
+//! what the runtime already holds), CPU time and wall-clock time, so that a hostile module
+//! cannot take the node's memory or cores before its container exists. The parent gets the
+//! compiled code through a sealed memfd. With [`CompileLimits`] set, a module is never compiled
+//! in the calling process.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wasmtime::Engine;
+
+use crate::cache::{seal, unseal, Kind};
+use crate::error::{one_line, WasmError};
+use crate::CompileLimits;
+
+/// Compiles in this process (no bounds): the library's default, and the child's own work.
+pub(crate) fn precompile(engine: &Engine, bytes: &[u8], kind: Kind) -> wasmtime::Result<Vec<u8>> {
+    match kind {
+        Kind::Module => engine.precompile_module(bytes),
+        Kind::Component => engine.precompile_component(bytes),
+    }
+}
+
+/// Exit codes of the compile child.
+const CHILD_OK: i32 = 0;
+const CHILD_INVALID: i32 = 1;
+const CHILD_IO: i32 = 2;
+
+/// Compiles `bytes` in a child process under `limits` and returns the serialized code.
+pub(crate) fn in_child(
+    engine: &Engine,
+    path: &Path,
+    bytes: &[u8],
+    kind: Kind,
+    limits: &CompileLimits,
+) -> Result<Vec<u8>, WasmError> {
+    let refused = |cause: String| WasmError::CompileRefused { path: path.to_path_buf(), cause };
+    let io = |step: &'static str, e: std::io::Error| refused(format!("{step}: {e}"));
+    let mut out = memfd().map_err(|e| io("memfd_create", e))?;
+    let data_now = vm_data_bytes().map_err(|e| io("reading VmData", e))?;
+    let cpu_seconds = limits.timeout.as_secs_f64() * cores() as f64;
+    let started = Instant::now();
+    if threads() > 1 {
+        // glibc's allocator is fork-safe, but a lock of another thread (a logger's, say) is
+        // inherited held; the runtime itself compiles while single-threaded.
+        tracing::warn!("compiling in a child forked from a multi-threaded process");
+    }
+    // SAFETY: the child only compiles, writes to the memfd and `_exit`s; it never returns into
+    // the caller's code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io("fork", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: the child's own setup: die with the parent, quiet stdio, bounds; then _exit.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+            if null >= 0 {
+                libc::dup2(null, 1);
+                libc::dup2(null, 2);
+            }
+            let data = libc::rlimit { rlim_cur: data_now.saturating_add(limits.memory), rlim_max: data_now.saturating_add(limits.memory) };
+            let cpu_limit = cpu_seconds.ceil() as u64 + 1;
+            let cpu = libc::rlimit { rlim_cur: cpu_limit, rlim_max: cpu_limit + 1 };
+            if libc::setrlimit(libc::RLIMIT_DATA, &data) != 0 || libc::setrlimit(libc::RLIMIT_CPU, &cpu) != 0 {
+                libc::_exit(CHILD_IO);
+            }
+        }
+        let code = match precompile(engine, bytes, kind) {
+            Ok(code) => match out.write_all(&seal(&code)) {
+                Ok(()) => CHILD_OK,
+                Err(_) => CHILD_IO,
+            },
+            Err(e) => {
+                let _ = out.write_all(one_line(&e).as_bytes());
+                CHILD_INVALID
+            }
+        };
+        // SAFETY: ends the child without running the parent's destructors or atexit handlers.
+        unsafe { libc::_exit(code) }
+    }
+    let status = wait_until(pid, limits.timeout).map_err(|e| io("waiting for the compiler", e))?;
+    let mut written = Vec::new();
+    out.rewind().and_then(|_| out.read_to_end(&mut written)).map_err(|e| io("reading the compiled code", e))?;
+    let memory_mib = limits.memory >> 20;
+    match status {
+        None => Err(refused(format!(
+            "compiling took longer than the compile time bound of {} ms (node key wasm.compile-timeout-ms); stopped",
+            limits.timeout.as_millis()
+        ))),
+        Some(s) if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == CHILD_OK => match unseal(&written) {
+            Some(code) => {
+                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "compiled in a bounded child");
+                Ok(code.to_vec())
+            }
+            None => Err(refused("the compiler's output is incomplete".into())),
+        },
+        Some(s) if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == CHILD_INVALID => {
+            Err(crate::cache::compile_error_text(path, String::from_utf8_lossy(&written).into_owned()))
+        }
+        Some(s) if libc::WIFSIGNALED(s) && matches!(libc::WTERMSIG(s), libc::SIGXCPU | libc::SIGKILL) => Err(refused(format!(
+            "compiling used more than the compile CPU bound of {cpu_seconds:.0} s (compile-timeout-ms on every core); stopped"
+        ))),
+        Some(s) => Err(refused(format!(
+            "the compiler {}: it needed more than the compile memory bound of {memory_mib} MiB (node key wasm.compile-memory, lowered to the container's memory limit)",
+            describe(s)
+        ))),
+    }
+}
+
+fn describe(status: i32) -> String {
+    if libc::WIFSIGNALED(status) {
+        format!("was killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
+    }
+}
+
+/// Waits for `pid` until `timeout`; past it the child is killed and `None` returned.
+fn wait_until(pid: libc::pid_t, timeout: Duration) -> std::io::Result<Option<i32>> {
+    // SAFETY: pidfd_open on our own child; the fd is owned by the File below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        reap(pid)?;
+        return Err(e);
+    }
+    // SAFETY: a fresh fd from pidfd_open.
+    let pidfd = unsafe { File::from_raw_fd(fd) };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd we own.
+        let rc = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if rc > 0 {
+            return reap(pid).map(Some);
+        }
+        let error = std::io::Error::last_os_error();
+        if rc < 0 && error.kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        // The deadline passed (rc == 0) or poll failed: the child does not outlive this call.
+        // SAFETY: killing our own child, which has not been reaped yet.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        reap(pid)?;
+        return if rc == 0 { Ok(None) } else { Err(error) };
+    }
+}
+
+fn reap(pid: libc::pid_t) -> std::io::Result<i32> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            return Ok(status);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn memfd() -> std::io::Result<File> {
+    // SAFETY: a static NUL-terminated name; memfd_create returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"isola-compile".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is fresh and owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// This process's data segment size (what RLIMIT_DATA counts), from /proc/self/status.
+fn vm_data_bytes() -> std::io::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmData:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| std::io::Error::other("no VmData line"))
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
