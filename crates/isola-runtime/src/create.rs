@@ -105,7 +105,7 @@ impl Runtime {
         host::open_in_root(rootfs, &module)
             .and_then(|f| f.take(plan.max_module_bytes.saturating_add(1)).read_to_end(&mut bytes))
             .map_err(|e| RuntimeError::new(id, "wasm module", format!("{}: {e}", module.display())))?;
-        let sandbox = wasm::sandbox(plan).step(id, "wasm engine")?;
+        let sandbox = wasm::sandbox(plan, wasm::cpu_limit(spec)).step(id, "wasm engine")?;
         let loaded = sandbox.load_bytes(&module, bytes).step(id, "wasm module")?;
         tracing::debug!(id, cache = ?loaded.cache_outcome(), "wasm module loaded");
         let host_filter = if plan.host_seccomp {

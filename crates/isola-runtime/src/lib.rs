@@ -55,7 +55,7 @@ impl Runtime {
     pub fn precompile(&self, modules: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, RuntimeError> {
         let (plan, _) = isola_policy::wasm::plan_wasm(&Default::default(), None, &self.node)
             .map_err(|e| RuntimeError::global("precompile", e))?;
-        let sandbox = wasm::sandbox(&plan).map_err(|e| RuntimeError::global("precompile", e))?;
+        let sandbox = wasm::sandbox(&plan, None).map_err(|e| RuntimeError::global("precompile", e))?;
         modules
             .iter()
             .map(|m| {

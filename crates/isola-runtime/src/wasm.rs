@@ -33,8 +33,11 @@ const PSEUDO_FS: &[i64] = &[
     0x7472_6163, // tracefs
 ];
 
-/// The engine for a container's wasm settings.
-pub(crate) fn sandbox(plan: &WasmPlan) -> Result<Sandbox, String> {
+/// The engine for a container's wasm settings. `cpus` is the container's CPU limit (its
+/// quota over its period), which lowers the compiler's threads.
+pub(crate) fn sandbox(plan: &WasmPlan, cpus: Option<f64>) -> Result<Sandbox, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cpus.map_or(cores, |c| (c.ceil() as usize).clamp(1, cores));
     let cfg = SandboxConfig {
         max_memory: plan.max_memory,
         timeout: plan.timeout_ms.map(Duration::from_millis),
@@ -44,6 +47,7 @@ pub(crate) fn sandbox(plan: &WasmPlan) -> Result<Sandbox, String> {
             max_module_bytes: plan.max_module_bytes,
             memory: plan.compile_memory,
             timeout: Duration::from_millis(plan.compile_timeout_ms),
+            threads,
         }),
         ..SandboxConfig::default()
     };
@@ -153,4 +157,12 @@ fn is_pseudo_fs(path: &Path) -> bool {
         return true;
     }
     PSEUDO_FS.contains(&(st.f_type as i64))
+}
+
+/// The CPU limit of a spec in CPUs (`quota / period`), if it sets one.
+pub(crate) fn cpu_limit(spec: &Spec) -> Option<f64> {
+    let cpu = spec.linux().as_ref()?.resources().as_ref()?.cpu().as_ref()?;
+    let quota = cpu.quota().filter(|q| *q > 0)?;
+    let period = cpu.period().filter(|p| *p > 0).unwrap_or(100_000);
+    Some(quota as f64 / period as f64)
 }

@@ -41,9 +41,10 @@ pub(crate) fn in_child(
     let io = |step: &'static str, e: std::io::Error| refused(format!("{step}: {e}"));
     let mut out = memfd().map_err(|e| io("memfd_create", e))?;
     let data_now = vm_data_bytes().map_err(|e| io("reading VmData", e))?;
-    let cpu_seconds = limits.timeout.as_secs_f64() * cores() as f64;
+    let threads = limits.threads.clamp(1, cores());
+    let cpu_seconds = limits.timeout.as_secs_f64() * threads as f64;
     let started = Instant::now();
-    if threads() > 1 {
+    if threads_of_this_process() > 1 {
         // glibc's allocator is fork-safe, but a lock of another thread (a logger's, say) is
         // inherited held; the runtime itself compiles while single-threaded.
         tracing::warn!("compiling in a child forked from a multi-threaded process");
@@ -70,6 +71,9 @@ pub(crate) fn in_child(
                 libc::_exit(CHILD_IO);
             }
         }
+        // wasmtime compiles functions in parallel on rayon's global pool, which reads this
+        // when it starts (in this child: the runtime never compiles in its own process).
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
         let code = match precompile(engine, bytes, kind) {
             Ok(code) => match out.write_all(&seal(&code)) {
                 Ok(()) => CHILD_OK,
@@ -103,7 +107,7 @@ pub(crate) fn in_child(
             Err(crate::cache::compile_error_text(path, String::from_utf8_lossy(&written).into_owned()))
         }
         Some(s) if libc::WIFSIGNALED(s) && matches!(libc::WTERMSIG(s), libc::SIGXCPU | libc::SIGKILL) => Err(refused(format!(
-            "compiling used more than the compile CPU bound of {cpu_seconds:.0} s (compile-timeout-ms on every core); stopped"
+            "compiling used more than the compile CPU bound of {cpu_seconds:.0} s (compile-timeout-ms on each of {threads} threads); stopped"
         ))),
         Some(s) => Err(refused(format!(
             "the compiler {}: it needed more than the compile memory bound of {memory_mib} MiB (node key wasm.compile-memory, lowered to the container's memory limit)",
@@ -189,7 +193,7 @@ fn vm_data_bytes() -> std::io::Result<u64> {
         .ok_or_else(|| std::io::Error::other("no VmData line"))
 }
 
-fn threads() -> usize {
+fn threads_of_this_process() -> usize {
     std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
 }
 

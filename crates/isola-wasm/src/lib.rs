@@ -111,6 +111,9 @@ pub struct CompileLimits {
     pub memory: u64,
     /// Wall-clock limit of the compilation.
     pub timeout: Duration,
+    /// Threads the compiler may use (the container's CPU limit, rounded up); its CPU time is
+    /// capped at `timeout` on each of them.
+    pub threads: usize,
 }
 
 impl Default for SandboxConfig {
