@@ -93,3 +93,29 @@ fn a_failure_in_the_init_after_start_is_one_error_line_not_lost() {
     assert!(err.to_lowercase().contains("permission denied"), "the cause is kept: {err}");
     w.assert_no_leftovers(&id);
 }
+
+#[test]
+fn a_full_module_cache_filesystem_is_one_clear_error_and_leaves_no_partial_artifact() {
+    let w = World::new("cache-full");
+    let cache = w.scratch.join("small-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", cache.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount a 64 KiB tmpfs as the module cache");
+    let policy = w.scratch.join("full.toml");
+    std::fs::write(&policy, format!("[wasm]\nmodule-cache = \"{}\"\n", cache.display())).unwrap();
+    let b = w.wasm_bundle("b", &wasm_payload("wasm_probe"), &["hello"], |_| {});
+    let id = w.id("full");
+    let out = w.run(&["--config", policy.to_str().unwrap(), "run", "--bundle", b.to_str().unwrap(), &id]);
+    let entries: Vec<String> =
+        std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let _ = std::process::Command::new("umount").arg(&cache).status();
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr_of(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.contains(&format!("container {id}")) && err.contains("No space left on device"), "{err}");
+    assert!(!entries.iter().any(|n| n.ends_with(".cwasm") || n.ends_with(".tmp")), "no partial artifact: {entries:?}");
+    w.assert_no_leftovers(&id);
+}
