@@ -8,6 +8,7 @@ packages=(
   libseccomp-dev pkg-config          # libcontainer links -lseccomp
   busybox-static                     # rootfs of test and benchmark bundles
   clang lld wasi-libc libclang-rt-dev-wasm32   # C payloads: static native and wasm32-wasi
+  wabt                               # wat2wasm: hand-written hostile modules of the test corpus
   runc crun hyperfine                # peers of the startup benchmark
   python3 util-linux procps          # benchmark driver, unshare (crun workaround), pkill
   containerd containernetworking-plugins iproute2   # end-to-end suite: containerd 1.6 + CRI + CNI

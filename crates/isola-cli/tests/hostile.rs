@@ -7,13 +7,7 @@ use common::*;
 
 /// Runs `args`, expects failure with exactly one stderr line containing every `words`.
 fn refused(w: &World, args: &[&str], words: &[&str]) {
-    let out = w.run(args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let err = stderr_of(&out);
-    assert_eq!(err.lines().count(), 1, "one error line for {args:?}, got: {err}");
-    for word in words {
-        assert!(err.contains(word), "{args:?}: {err:?} does not mention {word:?}");
-    }
+    w.refused(&format!("{args:?}"), args, words);
 }
 
 #[test]

@@ -72,10 +72,21 @@ impl Executor for LinuxExecutor {
     }
 }
 
+/// A file execve(2) can run: a regular file with an execute bit that starts with ELF magic or
+/// `#!`. Anything else would fail with ENOEXEC, which execvp(3) "recovers" by handing the file
+/// to the container's `/bin/sh` (runc, which uses execve, fails with "exec format error").
 fn executable_at(path: &str) -> Result<(), ExecutorValidationError> {
     let invalid = |why: String| Err(ExecutorValidationError::ArgValidationError(why));
     match std::fs::metadata(path) {
-        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {
+            let mut magic = [0u8; 4];
+            let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut magic)).unwrap_or(0);
+            if magic[..n].starts_with(b"\x7fELF") || magic[..n].starts_with(b"#!") {
+                Ok(())
+            } else {
+                invalid(format!("executable '{path}' is neither an ELF binary nor a #! script: exec format error"))
+            }
+        }
         Ok(m) if m.is_file() => invalid(format!("executable '{path}' does not have an execute permission bit")),
         Ok(_) => invalid(format!("executable '{path}' is not a regular file")),
         Err(e) => invalid(format!("executable '{path}': {e}")),

@@ -116,7 +116,7 @@ pub fn install(opts: &InstallOptions) -> Result<InstallReport, InstallError> {
         })?,
         _ => path.clone(),
     };
-    let existing = match fs::read(&target) {
+    let existing = match read_config(&target) {
         Ok(bytes) => Some(
             String::from_utf8(bytes).map_err(|_| InstallError::Parse { path: path.clone(), reason: "not UTF-8 text".into() })?,
         ),
@@ -149,6 +149,29 @@ pub fn install(opts: &InstallOptions) -> Result<InstallReport, InstallError> {
         return Err(e);
     }
     Ok(report(Outcome::Written { backup }))
+}
+
+/// Largest containerd config read (16 MiB; real ones are a few KiB).
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// Reads the config: a regular file (a FIFO or a link to /dev/zero would block or never end)
+/// of at most [`MAX_CONFIG_BYTES`]. Opened non-blocking so that a FIFO cannot hang the open.
+fn read_config(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file (a directory, FIFO, socket or device)"));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!("{} bytes is larger than the {MAX_CONFIG_BYTES}-byte limit", meta.len())));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!("grew past the {MAX_CONFIG_BYTES}-byte limit while being read")));
+    }
+    Ok(bytes)
 }
 
 fn validate(opts: &InstallOptions) -> Result<(), InstallError> {
@@ -198,7 +221,8 @@ pub fn configure(path: &Path, text: &str, handler: &str, binary: &Path, runtime_
             Some(2) => {}
             Some(1) => return Err(version_err("`version = 1`; convert it to `version = 2` first".into())),
             Some(3) => return Err(version_err("`version = 3` is containerd 2.x's layout, not supported yet".into())),
-            _ => return Err(version_err(format!("unexpected `version = {}`", v.to_string().trim()))),
+            // one_line: `version` may be a table or a multi-line string (found by fuzz/install).
+            _ => return Err(version_err(format!("unexpected `version = {}`", one_line(&v.to_string())))),
         },
     }
     // containerd's systemd cgroup setting for runc, mirrored so both runtimes agree with the kubelet.

@@ -92,11 +92,24 @@ pub fn plan_container(
             "root.path resolves to the host's / (a rootfs that is, or links to, the host root)".into(),
         ));
     }
+    // A relative root.path is the bundle's: one that resolves elsewhere (a symlink or `..` in
+    // the bundle) would make the container layer create its mount points in a host directory.
+    let root_path = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
+    if root_path.is_relative() && !host.rootfs.starts_with(bundle) {
+        return Err(PolicyError::Invalid(format!(
+            "root.path {:?} resolves to {:?} outside the bundle {:?} (through a symlink or '..'); give an absolute root.path if that is meant",
+            root_path,
+            host.rootfs,
+            bundle
+        )));
+    }
     let selection = mode::select(&spec.annotations().clone().unwrap_or_default())
         .map_err(PolicyError::Invalid)?;
     if spec.linux().is_none() {
         return Err(PolicyError::Invalid("the spec has no linux section".into()));
     }
+
+    validate_shape(&spec)?;
 
     let mut clamps = Vec::new();
     if !node.allow_privileged {
@@ -173,6 +186,98 @@ pub fn plan_exec_process(
     Ok((process, clamps))
 }
 
+/// What the OCI spec requires and a hostile spec may break: something to run, an absolute
+/// working directory, and absolute paths without `..` for mount destinations, masked and
+/// read-only paths (a `..` there has no legitimate use and only serves to climb out).
+fn validate_shape(spec: &Spec) -> Result<(), PolicyError> {
+    let invalid = |m: String| Err(PolicyError::Invalid(m));
+    if let Some(p) = spec.process() {
+        match p.args().as_deref() {
+            None | Some([]) => return invalid("process.args is empty: there is nothing to run".into()),
+            Some([first, ..]) if first.is_empty() => return invalid("process.args[0] is an empty string".into()),
+            _ => {}
+        }
+        if !p.cwd().is_absolute() {
+            return invalid(format!("process.cwd {:?} is not an absolute path", p.cwd()));
+        }
+        // execve's limits (fs/exec.c): one string at most MAX_ARG_STRLEN, and strings plus
+        // pointers at most a quarter of the stack limit (8 MiB unless the spec's RLIMIT_STACK
+        // says otherwise), capped at 6 MiB. Past them the kernel says only E2BIG.
+        let strings: Vec<&String> = p.args().iter().flatten().chain(p.env().iter().flatten()).collect();
+        if let Some(long) = strings.iter().find(|s| s.len() >= MAX_ARG_STRLEN) {
+            return invalid(format!(
+                "a process.args or process.env entry of {} bytes (starting {:?}) is above the kernel's limit of {MAX_ARG_STRLEN} bytes per string",
+                long.len(),
+                long.chars().take(16).collect::<String>()
+            ));
+        }
+        let total: usize = strings.iter().map(|s| s.len() + 1 + std::mem::size_of::<usize>()).sum();
+        let stack = p
+            .rlimits()
+            .iter()
+            .flatten()
+            .find(|r| r.typ() == oci_spec::runtime::PosixRlimitType::RlimitStack)
+            .map_or(8 << 20, |r| r.soft());
+        let limit = (stack / 4).min(6 << 20) as usize;
+        if total > limit {
+            return invalid(format!(
+                "process.args and process.env hold {} entries, {total} bytes: above the kernel's limit of {limit} bytes for a new program",
+                strings.len()
+            ));
+        }
+        if let Some(adj) = p.oom_score_adj().filter(|a| !(-1000..=1000).contains(a)) {
+            return invalid(format!("process.oomScoreAdj {adj} is outside -1000..=1000"));
+        }
+    }
+    let clean = |p: &Path| p.is_absolute() && !p.components().any(|c| c == std::path::Component::ParentDir);
+    for m in spec.mounts().iter().flatten() {
+        if !clean(m.destination()) {
+            return invalid(format!("mount destination {:?} must be an absolute path without '..'", m.destination()));
+        }
+    }
+    if let Some(l) = spec.linux() {
+        for (what, paths) in [("maskedPaths", l.masked_paths()), ("readonlyPaths", l.readonly_paths())] {
+            if let Some(bad) = paths.iter().flatten().find(|p| !clean(Path::new(p))) {
+                return invalid(format!("{what} entry {bad:?} must be an absolute path without '..'"));
+            }
+        }
+        let has_ns = |t: LinuxNamespaceType| l.namespaces().iter().flatten().any(|n| n.typ() == t);
+        let mut keys: Vec<&String> = l.sysctl().iter().flat_map(|m| m.keys()).collect();
+        keys.sort();
+        for key in keys {
+            let needs = sysctl_namespace(key);
+            match needs {
+                Some(ns) if has_ns(ns) => {}
+                Some(ns) => {
+                    return invalid(format!(
+                        "sysctl {key:?} needs its own {} namespace, which the spec lacks: it would change the host's",
+                        format!("{ns:?}").to_lowercase()
+                    ))
+                }
+                None => return invalid(format!("sysctl {key:?} is not namespaced: setting it would change the host kernel")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Longest single argument or environment string execve accepts (32 pages).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// The namespace a sysctl belongs to (runc's list), or None when it is host-wide.
+fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
+    const IPC: &[&str] = &["kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
+    if IPC.contains(&key) || key.starts_with("kernel.msg") || key.starts_with("fs.mqueue.") {
+        Some(LinuxNamespaceType::Ipc)
+    } else if key.starts_with("net.") {
+        Some(LinuxNamespaceType::Network)
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(LinuxNamespaceType::Uts)
+    } else {
+        None
+    }
+}
+
 fn refuse_privileged(spec: &Spec) -> Result<(), PolicyError> {
     if let Some(c) = spec.process().as_ref().and_then(|p| p.capabilities().clone()) {
         if cap_sets(&c).iter().any(|set| set.contains(&Capability::SysAdmin)) {
@@ -237,7 +342,13 @@ fn clamp_process(
         // An operator who allows privileged containers lifts the ceiling too.
         cap_sets(&c).into_iter().flatten().collect()
     } else {
-        node.capability_ceiling.iter().filter_map(|s| caps::parse(s).ok()).collect()
+        // CAP_SYS_ADMIN is privileged whatever the ceiling lists: `create` refuses it, and an
+        // `exec` must not get it either (found by fuzz/fuzz_targets/plan.rs).
+        node.capability_ceiling
+            .iter()
+            .filter_map(|s| caps::parse(s).ok())
+            .filter(|c| *c != Capability::SysAdmin)
+            .collect()
     };
     let mut dropped: Vec<String> = Vec::new();
     let mut clamp_set = |set: Option<&Capabilities>| -> Option<Capabilities> {
@@ -345,7 +456,7 @@ mod tests {
         m.set_destination("/var/run/secrets/kubernetes.io/serviceaccount".into());
         m.set_source(Some("/host/token".into()));
         s.set_mounts(Some(vec![m]));
-        let p = plan_container("c", s.clone(), Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
+        let p = plan_container("c", s.clone(), Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap();
         assert_eq!(p.mode, Mode::Wasm);
         assert!(p.wasm.is_some());
         assert!(p.spec.mounts().as_ref().unwrap().is_empty());
@@ -353,7 +464,7 @@ mod tests {
         let mut annotations = s.annotations().clone().unwrap();
         annotations.insert("io.isola.wasm.expose-service-account".into(), "true".into());
         s.set_annotations(Some(annotations));
-        let p = plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
+        let p = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap();
         assert_eq!(p.spec.mounts().as_ref().unwrap().len(), 1);
     }
 
@@ -361,11 +472,11 @@ mod tests {
     fn smart_selection_follows_the_entrypoint() {
         let mut s = spec();
         s.set_annotations(Some([("run.oci.handler".to_string(), "wasm-smart".to_string())].into()));
-        let p = plan_container("c", s.clone(), Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
+        let p = plan_container("c", s.clone(), Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap();
         assert_eq!(p.mode, Mode::Linux);
         let mut h = host();
         h.entrypoint_is_wasm = true;
-        let p = plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &h).unwrap();
+        let p = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &h).unwrap();
         assert_eq!(p.mode, Mode::Wasm);
     }
 
@@ -375,7 +486,7 @@ mod tests {
         let mut own = oci_spec::runtime::LinuxSeccomp::default();
         own.set_default_action(oci_spec::runtime::LinuxSeccompAction::ScmpActLog);
         s.linux_mut().as_mut().unwrap().set_seccomp(Some(own.clone()));
-        let p = plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
+        let p = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap();
         assert_eq!(p.spec.linux().as_ref().unwrap().seccomp().as_ref(), Some(&own));
     }
 
@@ -387,7 +498,7 @@ mod tests {
         c.set_bounding(Some(set.clone()));
         c.set_effective(Some(set));
         s.process_mut().as_mut().unwrap().set_capabilities(Some(c));
-        let p = plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
+        let p = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap();
         let c = caps_of(&p);
         assert_eq!(c.bounding().as_ref().unwrap(), &Capabilities::from([Capability::Kill]));
         assert!(p.clamps.iter().any(|c| c.0.contains("CAP_NET_RAW") && c.0.contains("CAP_SYS_PTRACE")));
@@ -401,7 +512,7 @@ mod tests {
         let mut c = LinuxCapabilities::default();
         c.set_bounding(Some([Capability::SysResource].into()));
         s.process_mut().as_mut().unwrap().set_capabilities(Some(c));
-        let err = plan_container("c", s, Path::new("/b"), &node, &host()).unwrap_err();
+        let err = plan_container("c", s, Path::new("/bundle"), &node, &host()).unwrap_err();
         assert_eq!(err, PolicyError::MissingCapability("CAP_SYS_RESOURCE".into()));
         assert!(err.to_string().contains("bounding set"));
     }
@@ -412,10 +523,10 @@ mod tests {
         let mut c = LinuxCapabilities::default();
         c.set_effective(Some([Capability::SysAdmin].into()));
         s.process_mut().as_mut().unwrap().set_capabilities(Some(c));
-        let err = plan_container("c", s.clone(), Path::new("/b"), &NodeConfig::default(), &host()).unwrap_err();
+        let err = plan_container("c", s.clone(), Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap_err();
         assert!(matches!(err, PolicyError::Privileged(m) if m.contains("CAP_SYS_ADMIN")));
         let node = NodeConfig { allow_privileged: true, ..NodeConfig::default() };
-        let p = plan_container("c", s, Path::new("/b"), &node, &host()).unwrap();
+        let p = plan_container("c", s, Path::new("/bundle"), &node, &host()).unwrap();
         assert!(caps_of(&p).effective().as_ref().unwrap().contains(&Capability::SysAdmin));
     }
 
@@ -430,7 +541,7 @@ mod tests {
         r.set_devices(Some(vec![dev]));
         s.linux_mut().as_mut().unwrap().set_resources(Some(r));
         assert!(matches!(
-            plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()),
+            plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()),
             Err(PolicyError::Privileged(m)) if m.contains("every device")
         ));
 
@@ -439,7 +550,7 @@ mod tests {
         let ns: Vec<_> = linux.namespaces().clone().unwrap().into_iter().filter(|n| n.typ() != LinuxNamespaceType::Mount).collect();
         linux.set_namespaces(Some(ns));
         assert!(matches!(
-            plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()),
+            plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()),
             Err(PolicyError::Privileged(m)) if m.contains("mount namespace")
         ));
     }
@@ -448,7 +559,7 @@ mod tests {
     fn rootfs_resolving_to_host_root_is_refused() {
         let mut h = host();
         h.rootfs = PathBuf::from("/");
-        let err = plan_container("c", spec(), Path::new("/b"), &NodeConfig::default(), &h).unwrap_err();
+        let err = plan_container("c", spec(), Path::new("/bundle"), &NodeConfig::default(), &h).unwrap_err();
         assert!(err.to_string().contains("host's /"));
     }
 
@@ -456,10 +567,47 @@ mod tests {
     fn wrong_version_and_missing_process_are_invalid() {
         let mut s = spec();
         s.set_version("0.9.0".into());
-        assert!(plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()).is_err());
+        assert!(plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).is_err());
         let mut s = spec();
         s.set_process(None);
-        assert!(plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()).unwrap_err().to_string().contains("no process"));
+        assert!(plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap_err().to_string().contains("no process"));
+    }
+
+    #[test]
+    fn empty_args_relative_cwd_and_climbing_paths_are_invalid() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut Spec)>)> = vec![
+            ("process.args is empty", Box::new(|s| { s.process_mut().as_mut().unwrap().set_args(None); })),
+            ("process.args is empty", Box::new(|s| { s.process_mut().as_mut().unwrap().set_args(Some(vec![])); })),
+            ("args[0] is an empty", Box::new(|s| { s.process_mut().as_mut().unwrap().set_args(Some(vec![String::new()])); })),
+            ("process.cwd", Box::new(|s| { s.process_mut().as_mut().unwrap().set_cwd("tmp".into()); })),
+            ("mount destination", Box::new(|s| {
+                let mut m = s.mounts().clone().unwrap()[0].clone();
+                m.set_destination("/proc/../../x".into());
+                s.set_mounts(Some(vec![m]));
+            })),
+            ("maskedPaths", Box::new(|s| { s.linux_mut().as_mut().unwrap().set_masked_paths(Some(vec!["proc/kcore".into()])); })),
+            ("oomScoreAdj", Box::new(|s| { s.process_mut().as_mut().unwrap().set_oom_score_adj(Some(5000)); })),
+            ("not namespaced", Box::new(|s| { s.linux_mut().as_mut().unwrap().set_sysctl(Some([("kernel.panic".to_string(), "1".to_string())].into())); })),
+            ("network namespace", Box::new(|s| {
+                let l = s.linux_mut().as_mut().unwrap();
+                l.set_namespaces(Some(l.namespaces().clone().unwrap().into_iter().filter(|n| n.typ() != LinuxNamespaceType::Network).collect()));
+                l.set_sysctl(Some([("net.ipv4.ip_forward".to_string(), "1".to_string())].into()));
+            })),
+            ("kernel's limit of 131072 bytes per string", Box::new(|s| { s.process_mut().as_mut().unwrap().set_args(Some(vec!["sh".into(), "a".repeat(200_000)])); })),
+            ("entries", Box::new(|s| { s.process_mut().as_mut().unwrap().set_env(Some((0..1_000_000).map(|i| format!("V{i}=x")).collect())); })),
+            ("readonlyPaths", Box::new(|s| { s.linux_mut().as_mut().unwrap().set_readonly_paths(Some(vec!["/a/../b".into()])); })),
+        ];
+        for (word, edit) in cases {
+            let mut s = spec();
+            edit(&mut s);
+            let err = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap_err().to_string();
+            assert!(err.contains(word), "{word}: {err}");
+        }
+        // A relative root.path that resolved out of the bundle (a symlink in it).
+        let mut h = host();
+        h.rootfs = PathBuf::from("/srv/elsewhere");
+        let err = plan_container("c", spec(), Path::new("/bundle"), &NodeConfig::default(), &h).unwrap_err().to_string();
+        assert!(err.contains("outside the bundle"), "{err}");
     }
 
     #[test]
@@ -468,7 +616,7 @@ mod tests {
         s.process_mut().as_mut().unwrap().set_oom_score_adj(Some(-999));
         let mut h = host();
         h.oom_score_adj = -500;
-        let p = plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &h).unwrap();
+        let p = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &h).unwrap();
         assert_eq!(p.spec.process().as_ref().unwrap().oom_score_adj(), Some(-500));
     }
 
@@ -481,8 +629,8 @@ mod tests {
         m.set_source(Some("data".into()));
         m.set_options(Some(vec!["rbind".into(), "ro".into()]));
         s.set_mounts(Some(vec![m]));
-        let p = plan_container("c", s, Path::new("/b"), &NodeConfig::default(), &host()).unwrap();
-        assert_eq!(p.spec.mounts().as_ref().unwrap()[0].source().as_deref(), Some(Path::new("/b/data")));
+        let p = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap();
+        assert_eq!(p.spec.mounts().as_ref().unwrap()[0].source().as_deref(), Some(Path::new("/bundle/data")));
     }
 
     #[test]

@@ -39,10 +39,11 @@ impl Runtime {
             }
             Err(_) => {}
         }
-        if let Ok(path) = self.cgroup_path(id) {
-            if cgroup::exists(&path) {
-                cgroup::destroy(&path, self.systemd_cgroup, id).step(id, "delete cgroup")?;
-            }
+        // An unreadable planned spec (a corrupted state file) must not leave the cgroup and its
+        // processes behind: fall back to the path policy gives a container without one.
+        let path = self.cgroup_path(id).unwrap_or_else(|_| isola_policy::plan::default_cgroups_path(id));
+        if cgroup::exists(&path) {
+            cgroup::destroy(&path, self.systemd_cgroup, id).step(id, "delete cgroup")?;
         }
         fs::remove_dir_all(&dir).step(id, "delete state")
     }

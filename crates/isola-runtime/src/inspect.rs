@@ -24,7 +24,11 @@ impl Runtime {
                 c.creator().map(|o| o.to_string_lossy().into_owned()).unwrap_or_default(),
             ),
             // Claimed but libcontainer never saved its state: a create in progress or one that died.
-            Err(_) => ("creating".to_string(), 0, String::new(), String::new()),
+            Err(_) if !self.lc_state_file(id).exists() => ("creating".to_string(), 0, String::new(), String::new()),
+            // Saved but unreadable (truncated, corrupted): an error, never a made-up status.
+            Err(e) => {
+                return Err(RuntimeError::new(id, "read state", format!("{}: {e}", self.lc_state_file(id).display())))
+            }
         };
         let pid = if status == "stopped" { 0 } else { pid };
         Ok(OciState {

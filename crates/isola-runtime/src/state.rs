@@ -24,6 +24,13 @@ pub struct Record {
     pub mode: Mode,
 }
 
+impl Record {
+    /// Parses `isola.json` as `read_record` reads it back (pure, so it can be fuzzed).
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
 /// The OCI state of a container, as `state` prints it (runc's field names).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +56,11 @@ impl Runtime {
     /// libcontainer's root for this container.
     pub(crate) fn lc_root(&self, id: &str) -> PathBuf {
         self.container_dir(id).join("lc")
+    }
+
+    /// libcontainer's state file of this container (present once its create saved state).
+    pub(crate) fn lc_state_file(&self, id: &str) -> PathBuf {
+        self.lc_root(id).join(id).join("state.json")
     }
 
     /// Where compiled seccomp filters are cached (root-owned, 0700; not a container id).
@@ -91,7 +103,7 @@ impl Runtime {
     pub(crate) fn read_record(&self, id: &str) -> Result<Record, RuntimeError> {
         let path = self.container_dir(id).join("isola.json");
         let text = fs::read_to_string(&path).step(id, "read state")?;
-        serde_json::from_str(&text).map_err(|e| RuntimeError::new(id, "read state", format!("{}: {e}", path.display())))
+        Record::parse(&text).map_err(|e| RuntimeError::new(id, "read state", format!("{}: {e}", path.display())))
     }
 
     /// The planned spec this container runs with.

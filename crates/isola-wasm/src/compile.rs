@@ -49,6 +49,8 @@ pub(crate) fn in_child(
         // inherited held; the runtime itself compiles while single-threaded.
         tracing::warn!("compiling in a child forked from a multi-threaded process");
     }
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: the child only compiles, writes to the memfd and `_exit`s; it never returns into
     // the caller's code.
     let pid = unsafe { libc::fork() };
@@ -59,6 +61,10 @@ pub(crate) fn in_child(
         // SAFETY: the child's own setup: die with the parent, quiet stdio, bounds; then _exit.
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // A parent killed before the prctl took effect would never send the signal.
+            if libc::getppid() != parent {
+                libc::_exit(CHILD_IO);
+            }
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
             if null >= 0 {
                 libc::dup2(null, 1);

@@ -62,6 +62,9 @@ pub enum WasmError {
     /// The module file is larger than the node accepts.
     #[error("{path}: module is larger than the limit of {limit} bytes (node key wasm.max-module-bytes)")]
     TooLarge { path: PathBuf, limit: u64 },
+    /// The module declares more (initial memory, table) than the sandbox's limits allow.
+    #[error("{path}: over the sandbox's limits: {cause}")]
+    OverLimit { path: PathBuf, cause: String },
     /// Compiling the module went past a compile bound (memory, time), or its child failed.
     #[error("{path}: compilation refused: {cause}")]
     CompileRefused { path: PathBuf, cause: String },

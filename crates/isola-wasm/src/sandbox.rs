@@ -225,8 +225,12 @@ impl Sandbox {
         )?;
         drop(bytes);
         let pre = match artifact {
-            Artifact::Module(module) => LoadedPre::Module(self.link_module(label, &module)?),
+            Artifact::Module(module) => {
+                self.check_resources(label, Some(module.resources_required()))?;
+                LoadedPre::Module(self.link_module(label, &module)?)
+            }
             Artifact::Component(component) => {
+                self.check_resources(label, component.resources_required())?;
                 LoadedPre::Component(self.link_component(label, &component)?)
             }
         };
@@ -282,6 +286,31 @@ impl Sandbox {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A module whose declared initial memory or table is over the limits could never be
+    /// instantiated: refuse it at load (`create`), not as a trap once the container started.
+    fn check_resources(&self, path: &Path, required: Option<wasmtime::ResourcesRequired>) -> Result<(), WasmError> {
+        let Some(required) = required else { return Ok(()) };
+        let over = |cause: String| Err(WasmError::OverLimit { path: path.to_path_buf(), cause });
+        if let Some(pages) = required.max_initial_memory_size {
+            let bytes = pages.saturating_mul(65536);
+            if bytes > self.cfg.max_memory {
+                return over(format!(
+                    "declares an initial memory of {bytes} bytes, above the limit of {} bytes (io.isola.wasm.max-memory, or the container's memory limit)",
+                    self.cfg.max_memory
+                ));
+            }
+        }
+        if let Some(elements) = required.max_initial_table_size {
+            if elements > self.cfg.max_table_elements as u64 {
+                return over(format!(
+                    "declares an initial table of {elements} elements, above the limit of {}",
+                    self.cfg.max_table_elements
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn limits(&self) -> StoreLimits {

@@ -38,7 +38,15 @@ impl World {
     pub fn isola(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_isola"));
         c.arg("--root").arg(&self.root);
+        // Marks every process this world starts (and libcontainer's clones of them), so the
+        // leftover check finds an orphaned runtime process even outside any cgroup.
+        c.env(WORLD_MARKER, self.base());
         c
+    }
+
+    /// The directory holding `root` and `scratch`.
+    pub fn base(&self) -> &Path {
+        self.root.parent().unwrap()
     }
 
     /// Runs isola to its exit. Stdout and stderr go to files, not pipes: a detached
@@ -80,23 +88,113 @@ impl World {
         dir
     }
 
-    /// Asserts that nothing of container `id` survives: state, cgroup, mounts, processes.
+    /// Asserts that nothing of container `id` survives: state, cgroups, mounts, processes,
+    /// module cache temp files. Kept for the older tests; same as [`World::assert_clean`].
     pub fn assert_no_leftovers(&self, id: &str) {
-        let state = self.root.join(id);
-        assert!(!state.exists(), "state dir {} is left", state.display());
-        let cg = format!("/isola/{id}");
-        for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            let p = h.path().join(cg.trim_start_matches('/'));
-            assert!(!p.exists(), "cgroup {} is left", p.display());
-        }
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(!mounts.contains(id), "a mount mentioning {id} is left");
-        assert!(!mounts.contains(self.scratch.to_str().unwrap()), "a mount of the test's bundle is left");
-        for p in std::fs::read_dir("/proc").unwrap().flatten() {
-            if let Ok(text) = std::fs::read_to_string(p.path().join("cgroup")) {
-                assert!(!text.contains(&cg), "process {:?} is left in {cg}", p.file_name());
+        self.assert_clean(id);
+    }
+
+    /// Asserts that nothing of container `id` (or of this world) survives:
+    /// - the state dir `<root>/<id>` (and any `*.tmp` half-written file in the root),
+    /// - a cgroup named after the id in EVERY hierarchy (each v1 controller, the named ones,
+    ///   and the cgroup2 mount at /sys/fs/cgroup/unified), at the default path and anywhere a
+    ///   spec's `cgroupsPath` may have put it (searched two levels deep),
+    /// - a mount mentioning the id or this world's directories (/proc/self/mountinfo),
+    /// - a process in such a cgroup, a live (non-zombie) process started by this world's
+    ///   `isola` runs (marked through the environment), or one whose cwd or root lies in it,
+    /// - a temp file of the module cache (`*.tmp`), when this world has one.
+    pub fn assert_clean(&self, id: &str) {
+        let problems = self.leftovers(id);
+        assert!(problems.is_empty(), "leftovers of container {id:?}:\n  {}", problems.join("\n  "));
+    }
+
+    /// What [`World::assert_clean`] would complain about (empty when clean).
+    pub fn leftovers(&self, id: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !id.is_empty() && !id.contains('/') && id != "." && id != ".." {
+            let state = self.root.join(id);
+            if std::fs::symlink_metadata(&state).is_ok() {
+                problems.push(format!("state dir {} is left", state.display()));
             }
         }
+        for e in std::fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().ends_with(".tmp") {
+                problems.push(format!("half-written file {} in the state root", e.path().display()));
+            }
+        }
+        let cg_default = format!("/isola/{id}");
+        let id_ok = !id.is_empty() && id.len() < 200 && !id.contains(['/', '\n']);
+        if id_ok {
+            for hierarchy in cgroup_hierarchies() {
+                for dir in walk_dirs(&hierarchy, 3) {
+                    if dir.file_name().is_some_and(|n| n == std::ffi::OsStr::new(id)) {
+                        problems.push(format!("cgroup {} is left", dir.display()));
+                    }
+                }
+            }
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for line in mounts.lines() {
+            if (id_ok && line.split_whitespace().any(|f| f.split('/').any(|c| c == id)))
+                || line.contains(self.base().to_str().unwrap())
+            {
+                problems.push(format!("mount left: {line}"));
+            }
+        }
+        let marker = format!("{WORLD_MARKER}={}", self.base().display());
+        let me = std::process::id().to_string();
+        let others: Vec<String> = self.containers().into_iter().filter(|c| c != id).collect();
+        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = p.file_name().to_string_lossy().into_owned();
+            if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
+                continue;
+            }
+            let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+            let zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            if zombie {
+                continue;
+            }
+            if let Ok(text) = std::fs::read_to_string(p.path().join("cgroup")) {
+                if id_ok && text.lines().any(|l| l.ends_with(&cg_default) || l.ends_with(&format!("/{id}"))) {
+                    problems.push(format!("process {name} is left in a cgroup of {id}"));
+                    continue;
+                }
+            }
+            // A marked process inside another live container of this world (a wasm host does
+            // not exec, so it keeps the marker) belongs to that container.
+            let cgroups = std::fs::read_to_string(p.path().join("cgroup")).unwrap_or_default();
+            if others.iter().any(|o| cgroups.lines().any(|l| l.ends_with(&format!("/isola/{o}")))) {
+                continue;
+            }
+            let environ = std::fs::read(p.path().join("environ")).unwrap_or_default();
+            if environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+                let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+                problems.push(format!("process {name} ({}) of this world is left", String::from_utf8_lossy(&cmd).replace('\0', " ")));
+                continue;
+            }
+            for link in ["cwd", "root"] {
+                if let Ok(target) = std::fs::read_link(p.path().join(link)) {
+                    if target.starts_with(self.base()) {
+                        problems.push(format!("process {name} has its {link} in {}", target.display()));
+                    }
+                }
+            }
+        }
+        for dir in [self.scratch.join("module-cache")] {
+            for e in walk_files(&dir) {
+                if e.extension().is_some_and(|x| x == "tmp") {
+                    problems.push(format!("module cache temp file {} is left", e.display()));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Runs `args` and asserts a refusal: non-zero exit, exactly one line on stderr, and
+    /// every one of `words` in it. Returns the line. `case` names the case in every failure.
+    pub fn refused(&self, case: &str, args: &[&str], words: &[&str]) -> String {
+        let out = self.run(args);
+        assert_refusal(case, &out, words)
     }
 
     pub fn state(&self, id: &str) -> Value {
@@ -120,6 +218,139 @@ impl Drop for World {
         }
         let _ = std::fs::remove_dir_all(self.root.parent().unwrap());
     }
+}
+
+/// Environment variable naming the world of every `isola` a test starts.
+pub const WORLD_MARKER: &str = "ISOLA_IT_WORLD";
+
+/// Asserts that `out` is a refusal: non-zero exit, one stderr line holding every word
+/// (case-insensitive). Returns the line.
+pub fn assert_refusal(case: &str, out: &Output, words: &[&str]) -> String {
+    let err = stderr_of(out);
+    assert!(!out.status.success(), "case {case}: exit 0, it must be refused (stderr: {err:?}, stdout: {:?})", stdout_of(out));
+    assert!(out.status.code().is_some(), "case {case}: isola died of a signal: {:?} (stderr: {err:?})", out.status);
+    assert_ne!(out.status.code(), Some(101), "case {case}: isola panicked: {err}");
+    assert_eq!(err.lines().count(), 1, "case {case}: exactly one error line expected, got: {err:?}");
+    let lower = err.to_lowercase();
+    for word in words {
+        assert!(lower.contains(&word.to_lowercase()), "case {case}: {err:?} does not mention {word:?}");
+    }
+    err.trim_end().to_string()
+}
+
+/// Every cgroup hierarchy mounted under /sys/fs/cgroup (v1 controllers, named ones, unified).
+pub fn cgroup_hierarchies() -> Vec<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out: Vec<PathBuf> = mounts
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let sep = fields.iter().position(|f| *f == "-")?;
+            let fstype = fields.get(sep + 1)?;
+            (*fstype == "cgroup" || *fstype == "cgroup2").then(|| PathBuf::from(fields[4]))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Directories under `dir`, `depth` levels deep (not following symlinks).
+fn walk_dirs(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if depth == 0 {
+        return out;
+    }
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.push(e.path());
+            out.extend(walk_dirs(&e.path(), depth - 1));
+        }
+    }
+    out
+}
+
+/// Files under `dir`, recursively (not following symlinks).
+pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(walk_files(&e.path())),
+            Ok(_) => out.push(e.path()),
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+/// Names and contents (regular files) or link targets of everything under `dir`: a snapshot
+/// to prove that a refused command wrote, renamed or removed nothing there.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<(PathBuf, Vec<u8>)> = walk_files(dir)
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::symlink_metadata(&p).ok();
+            let body = match meta {
+                Some(m) if m.file_type().is_symlink() => std::fs::read_link(&p).map(|t| t.into_os_string().into_encoded_bytes()).unwrap_or_default(),
+                Some(m) if m.file_type().is_file() => std::fs::read(&p).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            (p, body)
+        })
+        .collect();
+    out.extend(walk_dirs(dir, 16).into_iter().map(|d| (d, b"<dir>".to_vec())));
+    out.sort();
+    out
+}
+
+/// Runs a command with a deadline; kills it (SIGKILL) when the deadline passes.
+/// Returns the output and whether it had to be killed.
+pub fn run_with_deadline(mut cmd: Command, deadline: std::time::Duration, scratch: &Path) -> (Output, bool) {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let out_path = scratch.join(format!(".dl-out-{n}"));
+    let err_path = scratch.join(format!(".dl-err-{n}"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("command runs");
+    let start = std::time::Instant::now();
+    let mut killed = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            killed = true;
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let out = Output { status, stdout: std::fs::read(&out_path).unwrap_or_default(), stderr: std::fs::read(&err_path).unwrap_or_default() };
+    let _ = std::fs::remove_file(out_path);
+    let _ = std::fs::remove_file(err_path);
+    (out, killed)
+}
+
+/// Builds a wasm binary from WebAssembly text with `wat2wasm` (package wabt), cached per
+/// process under `name`. `features` are wat2wasm flags such as `--enable-memory64`.
+pub fn wat(name: &str, text: &str, features: &[&str]) -> PathBuf {
+    let out_dir = std::env::temp_dir().join(format!("isola-it-payloads-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(format!("{name}.wasm"));
+    if !out.exists() {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let src = out_dir.join(format!("{name}.{n}.wat"));
+        std::fs::write(&src, text).unwrap();
+        let tmp = out_dir.join(format!("{name}.{n}.tmp"));
+        let status = Command::new("wat2wasm").args(features).arg(&src).arg("-o").arg(&tmp).status()
+            .expect("wat2wasm is installed (apt-get install wabt)");
+        assert!(status.success(), "wat2wasm {name}");
+        std::fs::rename(&tmp, &out).unwrap();
+    }
+    out
 }
 
 fn nix_is_root() -> bool {
