@@ -125,7 +125,7 @@ impl Arm {
 
 /// A node policy file pointing isola's module cache at `cache` (root-owned, mode 0700, as
 /// isola requires of a cache it will trust).
-fn write_isola_config(dir: &Path, cache: &Path) -> Result<PathBuf> {
+pub(crate) fn write_isola_config(dir: &Path, cache: &Path) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(cache)?;
     std::fs::set_permissions(cache, std::fs::Permissions::from_mode(0o700))?;

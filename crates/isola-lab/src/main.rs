@@ -8,6 +8,7 @@ mod bundle;
 mod chart;
 mod compile;
 mod lab;
+mod leak;
 mod machine;
 mod manifest;
 mod oracle;
@@ -15,6 +16,7 @@ mod placeholder;
 mod report;
 mod schema;
 mod stats;
+mod stress;
 mod target;
 mod verdict;
 
@@ -83,6 +85,31 @@ enum Cmd {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// create/start/wait/delete loops through each runtime's command line, P workers in parallel
+    /// per target (targets interleaved in rounds), with leak accounting before and after each
+    /// target's round, then the lifecycle races. Fails (exit 1, after writing the JSON and the
+    /// report) on any failed lifecycle, any leak, and any race that panicked or left something.
+    Stress {
+        #[arg(long, default_value = stress::DEFAULT_TARGETS)]
+        targets: String,
+        /// Measured lifecycles per target.
+        #[arg(long, default_value_t = 200)]
+        lifecycles: usize,
+        /// Workers per target.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        /// Rounds the targets are interleaved in (A B C D, A B C D, ...).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Runs of each race (create-create, delete-start, kill-delete) per target; 0 = none.
+        #[arg(long, default_value_t = 20)]
+        races: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write stress.json there and (re)build the HTML report.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Build the HTML report and summary.md from the JSON files of DIR.
     Report { dir: PathBuf },
     /// Build, run the attack suite (plain and hardened) and every bench suite, write the report.
@@ -94,8 +121,10 @@ enum Cmd {
         /// CI size (a few minutes on 2 cores): the whole attack suite against native,
         /// isola-container and isola-wasm with the hardened profile only, then every bench suite
         /// against those three targets (startup 3 runs, compute 1 run, memory 1 run, density
-        /// N=10). Also fails when isola-wasm lets any attack through (escaped or leaked), or when
-        /// native or isola ends an attack or a benchmark in an error.
+        /// N=10), then `stress` against isola-container and isola-wasm (50 lifecycles, 4 in
+        /// parallel, 5 runs of each race). Also fails when isola-wasm lets any attack through
+        /// (escaped or leaked), when native or isola ends an attack or a benchmark in an error,
+        /// and when a stress lifecycle or race of isola fails or leaks.
         #[arg(long, conflicts_with = "full")]
         smoke: bool,
         #[arg(long, default_value = "/var/tmp/isola-lab/report")]
@@ -120,7 +149,9 @@ fn run(cli: Cli) -> Result<()> {
     }
     let lab = Lab::new(cli.isola, cli.work, cli.payloads)?;
     target::setup_safety_cgroups();
-    let result = match cli.command {
+    // A closure, so that an early `?` or `bail!` of any command still reaches the cleanup below
+    // (the safety cgroups and run dirs were left behind by every failing command before).
+    let result = (|| -> Result<()> { match cli.command {
         Cmd::Build => build(&lab),
         Cmd::Attack { targets, only, profile, json, report } => {
             let r = attack_cmd(&lab, &targets, &only, profile)?;
@@ -150,10 +181,28 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Stress { targets, lifecycles, parallel, rounds, races, json, report } => {
+            let kinds = target::parse_list(&targets)?;
+            let opts = stress::Options { lifecycles, parallel, rounds, race_runs: races };
+            let started = std::time::Instant::now();
+            let r = stress::run(&lab, &kinds, &opts)?;
+            print!("{}", report::stress_markdown(&r));
+            eprintln!("isola-lab stress: {:.0} s", started.elapsed().as_secs_f64());
+            write_json(json.as_deref(), &r)?;
+            if let Some(dir) = report {
+                write_json(Some(&dir.join("stress.json")), &r)?;
+                report::write(&dir)?;
+            }
+            let problems = stress::problems(&r);
+            if !problems.is_empty() {
+                bail!("{}", problems.join("; "));
+            }
+            Ok(())
+        }
         Cmd::Report { dir } => report::write(&dir).map(|p| println!("report: {}", p.display())),
         Cmd::All { full, smoke, report } => all(&lab, Size::of(full, smoke), &report),
         Cmd::Victim { .. } => unreachable!("handled above"),
-    };
+    } })();
     lab.cleanup();
     target::remove_safety_cgroups();
     result
@@ -212,6 +261,9 @@ fn write_json<T: serde::Serialize>(path: Option<&Path>, value: &T) -> Result<()>
     Ok(())
 }
 
+/// `all --smoke`'s stress: lifecycles per target, workers, runs of each race.
+const SMOKE_STRESS: (usize, usize, usize) = (50, 4, 5);
+
 /// How big an `all` run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Size {
@@ -262,10 +314,23 @@ fn all(lab: &Lab, size: Size, dir: &Path) -> Result<()> {
         write_json(Some(&dir.join(format!("bench-{}.json", suite.name()))), &r)?;
         benches.push(r);
     }
+    // Smoke only: the lifecycle stress and races of isola itself (about 20 s); publication size
+    // is its own command (`isola-lab stress --lifecycles 500 --parallel 8`).
+    let mut stress_problems = Vec::new();
+    if size == Size::Smoke {
+        let stress_started = std::time::Instant::now();
+        let opts = stress::Options { lifecycles: SMOKE_STRESS.0, parallel: SMOKE_STRESS.1, rounds: 2, race_runs: SMOKE_STRESS.2 };
+        let r = stress::run(lab, &[Kind::IsolaContainer, Kind::IsolaWasm], &opts)?;
+        eprint!("{}", report::stress_markdown(&r));
+        eprintln!("stress: {:.0} s", stress_started.elapsed().as_secs_f64());
+        write_json(Some(&dir.join("stress.json")), &r)?;
+        stress_problems = stress::problems(&r);
+    }
     let page = report::write(dir)?;
     println!("report: file://{}\nsummary: {}", page.display(), dir.join("summary.md").display());
     eprintln!("isola-lab all ({size:?}): {:.0} s", started.elapsed().as_secs_f64());
-    let problems = gate(&attacks, &benches, size == Size::Smoke);
+    let mut problems = gate(&attacks, &benches, size == Size::Smoke);
+    problems.extend(stress_problems);
     if !problems.is_empty() {
         bail!("{}", problems.join("; "));
     }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::chart::{self, Bar};
 use crate::manifest::{group_rank, GROUPS};
-use crate::schema::{AttackReport, BenchReport, BenchResult};
+use crate::schema::{AttackReport, BenchReport, BenchResult, StressReport};
 use crate::stats::geomean;
 use crate::verdict::Verdict;
 
@@ -178,6 +178,128 @@ fn headline(r: &BenchReport) -> Vec<String> {
     out
 }
 
+/// The stress table (lifecycles/s and latency per target), the races and the leak accounting.
+pub fn stress_markdown(r: &StressReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## Stress: {} lifecycles per target, {} in parallel, {} round(s)\n\nEach lifecycle is create, start, wait for the workload, delete, through the runtime's command line. Workload: {}.\n",
+        r.lifecycles, r.parallel, r.rounds, r.workload
+    );
+    let _ = writeln!(s, "| target | build | lifecycles | ok | failed | lifecycles/s | p50 ms | p95 ms | vs runc | leaks | note |\n|---|---|---|---|---|---|---|---|---|---|---|");
+    for x in &r.results {
+        let note = x.error.clone().or_else(|| x.errors.first().cloned()).unwrap_or_default();
+        let leaks = if x.error.is_some() { "-".to_string() } else { x.leaks.len().to_string() };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            x.target, x.build, x.lifecycles, x.ok, x.failures, fmt_opt(x.lifecycles_per_s), fmt_opt(x.p50_ms), fmt_opt(x.p95_ms), fmt_opt(x.ratio_to_runc), leaks, note.replace('|', "/")
+        );
+    }
+    if !r.races.is_empty() {
+        let _ = writeln!(s, "\n| target | race | runs | failed | outcomes | leaks | first failure |\n|---|---|---|---|---|---|---|");
+        for x in &r.races {
+            let outcomes: Vec<String> = x.outcomes.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} |", x.target, x.race, x.runs, x.failures, outcomes.join(", "), x.leaks.len(), x.errors.first().map(|e| e.replace('|', "/")).unwrap_or_default());
+        }
+    }
+    let ran: Vec<_> = r.results.iter().filter(|x| !x.accounting.is_empty()).collect();
+    if let Some(first) = ran.first() {
+        let names: Vec<&str> = first.accounting.iter().map(|c| c.name.as_str()).filter(|n| !n.starts_with("cgroup dirs in ")).collect();
+        let _ = writeln!(s, "\nLeak accounting, before -> after each target (summed over its rounds; starred figures count the whole host, where other work moves them, and never fail a run):\n");
+        let _ = writeln!(s, "| target | {} |\n|---|{}", names.iter().map(|n| {
+            let host = first.accounting.iter().any(|c| c.name == *n && c.host_wide);
+            format!("{n}{}", if host { " *" } else { "" })
+        }).collect::<Vec<_>>().join(" | "), "---|".repeat(names.len()));
+        for x in &ran {
+            let cells: Vec<String> = names.iter().map(|n| x.accounting.iter().find(|c| c.name == *n).map(|c| if c.before == c.after { c.after.to_string() } else { format!("{} -> {}", c.before, c.after) }).unwrap_or_else(|| "-".into())).collect();
+            let _ = writeln!(s, "| {} | {} |", x.target, cells.join(" | "));
+        }
+    }
+    let leaks: Vec<String> = r.results.iter().flat_map(|x| x.leaks.iter().map(move |l| format!("{}: {l}", x.target)))
+        .chain(r.races.iter().flat_map(|x| x.leaks.iter().map(move |l| format!("{} ({}): {l}", x.target, x.race))))
+        .collect();
+    if leaks.is_empty() {
+        let _ = writeln!(s, "\nNo leak.");
+    } else {
+        let _ = writeln!(s, "\nLEAKS:");
+        for l in &leaks {
+            let _ = writeln!(s, "- {l}");
+        }
+    }
+    for line in stress_headline(r) {
+        let _ = writeln!(s, "\n- {line}");
+    }
+    s
+}
+
+/// The issue's targets: isola's lifecycles/s over runc's (native build) >= 1.5.
+fn stress_headline(r: &StressReport) -> Vec<String> {
+    let rate = |t: &str| r.results.iter().find(|x| x.target == t && x.failures == 0).and_then(|x| x.lifecycles_per_s);
+    let mut out = Vec::new();
+    if let Some(runc) = rate("runc").filter(|v| *v > 0.0) {
+        for (t, what) in [("isola-container", "native build"), ("isola-wasm", "wasm build")] {
+            if let Some(v) = rate(t) {
+                out.push(format!("stress at {} parallel: {t} ({what}) / runc (native build) lifecycles per second = {:.2} (target >= 1.5)", r.parallel, v / runc));
+            }
+        }
+    }
+    out
+}
+
+fn md_table_html(md: &str) -> String {
+    let mut html = String::new();
+    let mut open = false;
+    let mut header = true;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            if line.starts_with("|---") {
+                continue;
+            }
+            if !open {
+                html.push_str("<table>");
+                (open, header) = (true, true);
+            }
+            let tag = if header { "th" } else { "td" };
+            header = false;
+            html.push_str("<tr>");
+            for cell in line.trim_matches('|').split(" | ") {
+                let _ = write!(html, "<{tag}>{}</{tag}>", esc(cell.trim()));
+            }
+            html.push_str("</tr>");
+        } else {
+            if open {
+                html.push_str("</table>");
+                open = false;
+            }
+            let t = line.trim();
+            if let Some(item) = t.strip_prefix("- ") {
+                let _ = write!(html, "<p class=\"note\">{}</p>", esc(item));
+            } else if !t.is_empty() && !t.starts_with('#') {
+                let _ = write!(html, "<p>{}</p>", esc(t));
+            }
+        }
+    }
+    if open {
+        html.push_str("</table>");
+    }
+    html
+}
+
+fn stress_html(r: &StressReport) -> String {
+    let bars: Vec<Bar> = r.results.iter().filter(|x| x.error.is_none()).filter_map(|x| {
+        Some(Bar { label: format!("{} ({})", x.target, x.build), value: x.lifecycles_per_s?, range: None, key: x.target.clone() })
+    }).collect();
+    let runc = r.results.iter().find(|x| x.target == "runc").and_then(|x| x.lifecycles_per_s);
+    let chart = chart::bars(
+        &format!("Stress: container lifecycles per second (create, start, wait, delete), {} in parallel (higher is better)", r.parallel),
+        "lifecycles per second",
+        &bars,
+        runc.map(|v| (v * 1.5, "1.5 x runc (target)")),
+    );
+    format!("<h2>Stress</h2>{chart}{}", md_table_html(&stress_markdown(r)))
+}
+
 const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:13px}\
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3}\
 .v-escaped,.v-leaked{background:#f8b4b4}.v-contained{background:#fde9a9}.v-blocked{background:#b9e4b9}\
@@ -194,6 +316,7 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let attacks: Vec<AttackReport> = ["plain", "hardened"].iter().filter_map(|p| read_json(&dir.join(format!("attack-{p}.json")))).collect();
     let benches: Vec<BenchReport> = crate::bench::Suite::ALL.iter().filter_map(|s| read_json(&dir.join(format!("bench-{}.json", s.name())))).collect();
+    let stress: Option<StressReport> = read_json(&dir.join("stress.json"));
     let mut html = String::new();
     let mut md = String::from("# isola-lab report\n");
     let _ = write!(html, "<!doctype html><html><head><meta charset=\"utf-8\"><title>isola-lab report</title><style>{CSS}</style></head><body><h1>isola-lab report</h1>");
@@ -201,6 +324,13 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
     let mut headlines = Vec::new();
     for b in &benches {
         headlines.extend(headline(b));
+    }
+    if let Some(r) = &stress {
+        headlines.extend(stress_headline(r));
+        let problems = crate::stress::problems(r);
+        if !problems.is_empty() {
+            headlines.push(format!("stress: {}", problems.join("; ")));
+        }
     }
     for a in &attacks {
         let totals = crate::attack::totals(a);
@@ -224,13 +354,16 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
         html.push_str(&bench_html(b));
         md.push_str(&bench_markdown(b));
     }
+    if let Some(r) = &stress {
+        html.push_str(&stress_html(r));
+        md.push_str(&stress_markdown(r));
+    }
     for a in &attacks {
         html.push_str(&attack_html(a));
         md.push_str(&attack_markdown(a));
     }
-    if let Some(b) = benches.first() {
+    if let Some(m) = benches.first().map(|b| &b.machine).or(stress.as_ref().map(|r| &r.machine)) {
         html.push_str("<h2>Machine</h2><table>");
-        let m = &b.machine;
         for (k, v) in [("CPU", m.cpu.clone()), ("cores", m.cores.to_string()), ("kernel", m.kernel.clone()), ("memory", format!("{} MiB", m.memory_kib / 1024)), ("OS", m.os.clone()), ("date (UTC)", m.date.clone())] {
             let _ = write!(html, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
         }
@@ -243,7 +376,7 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
             let _ = writeln!(md, "- {k}: {v}");
         }
     }
-    if attacks.is_empty() && benches.is_empty() {
+    if attacks.is_empty() && benches.is_empty() && stress.is_none() {
         html.push_str("<p class=\"note\">No results yet: run <code>isola-lab all</code>.</p>");
     }
     html.push_str("<p class=\"note\">Reproduce: <code>isola-lab all --report DIR</code> (quick) or <code>isola-lab all --full</code>.</p></body></html>\n");

@@ -1,4 +1,4 @@
-//! The JSON the lab writes (issue 4: attack matrix; issue 5: benchmarks). Scripts rely on these
+//! The JSON the lab writes (issue 4: attack matrix; issue 5: benchmarks; issue 10: stress). Scripts rely on these
 //! names: never rename a field; new fields must be optional and skipped when absent.
 
 use std::collections::BTreeMap;
@@ -103,6 +103,86 @@ pub struct Machine {
     pub date: String,
 }
 
+/// `isola-lab stress --json FILE` (issue 10): create/start/wait/delete loops per target, with
+/// leak accounting before and after each target, and the lifecycle races.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StressReport {
+    pub machine: Machine,
+    /// The program every lifecycle runs, and which build each kind of target gets.
+    pub workload: String,
+    /// Lifecycles per target, workers in parallel per target, rounds the targets are interleaved in.
+    pub lifecycles: usize,
+    pub parallel: usize,
+    pub rounds: usize,
+    pub results: Vec<StressResult>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub races: Vec<RaceResult>,
+}
+
+/// One target's row of the stress table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StressResult {
+    pub target: String,
+    /// `native` (static binary) or `wasm` (wasm32-wasi module).
+    pub build: String,
+    /// Lifecycles attempted, completed (exit 0, output seen, deleted), failed.
+    pub lifecycles: usize,
+    pub ok: usize,
+    pub failures: usize,
+    /// Wall time of the target's measured rounds (seconds).
+    pub wall_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycles_per_s: Option<f64>,
+    /// create + start + wait + delete of one container (milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<f64>,
+    /// lifecycles/s of this target over runc's (the issue's target: >= 1.5 for isola).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_to_runc: Option<f64>,
+    /// The first failures, each naming the container, the step and the runtime's last line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// What the target left behind (empty: no leak).
+    #[serde(default)]
+    pub leaks: Vec<String>,
+    /// Before/after figures of the leak accounting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounting: Vec<Counter>,
+    /// Why the target did not run (skipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One figure of the leak accounting, read before and after a target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counter {
+    pub name: String,
+    pub before: u64,
+    pub after: u64,
+    /// Counts the whole host (other activity moves it): reported, never a failure by itself.
+    #[serde(default)]
+    pub host_wide: bool,
+}
+
+/// One race, run `runs` times against one target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RaceResult {
+    pub target: String,
+    /// `create-create`, `delete-start` or `kill-delete`.
+    pub race: String,
+    pub runs: usize,
+    pub failures: usize,
+    /// How the racers ended, counted (e.g. `start ok, delete error`).
+    #[serde(default)]
+    pub outcomes: BTreeMap<String, usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    #[serde(default)]
+    pub leaks: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +229,35 @@ mod tests {
         assert_eq!(row["median_ms"], 1.9);
         assert!(row.get("uss_kib").is_none() && row.get("error").is_none());
         assert_eq!(serde_json::from_str::<BenchReport>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn stress_json_round_trips_with_the_issue_names() {
+        let r = StressReport {
+            machine: Machine::default(),
+            workload: "hello".into(),
+            lifecycles: 50,
+            parallel: 4,
+            rounds: 1,
+            results: vec![StressResult {
+                target: "isola-wasm".into(),
+                build: "wasm".into(),
+                lifecycles: 50,
+                ok: 50,
+                lifecycles_per_s: Some(61.5),
+                p50_ms: Some(40.0),
+                p95_ms: Some(70.0),
+                accounting: vec![Counter { name: "lab fds".into(), before: 5, after: 5, host_wide: false }],
+                ..Default::default()
+            }],
+            races: vec![RaceResult { target: "isola-wasm".into(), race: "create-create".into(), runs: 20, ..Default::default() }],
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["results"][0]["lifecycles_per_s"], 61.5);
+        assert_eq!(v["results"][0]["leaks"], serde_json::json!([]), "an empty leak list is written: no leak");
+        assert!(v["results"][0].get("errors").is_none());
+        assert_eq!(v["races"][0]["race"], "create-create");
+        assert_eq!(serde_json::from_str::<StressReport>(&text).unwrap(), r);
     }
 }

@@ -229,7 +229,14 @@ impl Target {
         self.kind.name()
     }
 
-    fn runtime_cmd(&self, isola_config: Option<&Path>) -> Command {
+    /// The runtime's state directory (its `--root`), one per target kind.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `RUNTIME [--config C] --root R` (inside crun's hybrid-cgroup workaround when needed): every
+    /// verb the lab sends a runtime starts from this command.
+    pub fn runtime_cmd(&self, isola_config: Option<&Path>) -> Command {
         let mut cmd = if self.crun_workaround {
             let mut c = Command::new("unshare");
             c.args(["-m", "--propagation", "private", "sh", "-c", "umount /sys/fs/cgroup/unified && exec \"$0\" \"$@\""]);
@@ -243,6 +250,21 @@ impl Target {
         }
         cmd.arg("--root").arg(&self.root);
         cmd
+    }
+
+    /// Writes the OCI bundle of `job` into `job.work_dir/bundle` (the .wasm build for isola-wasm,
+    /// the static native build for every other OCI runtime) and creates the runtime's `--root`.
+    pub fn bundle(&self, job: &Job) -> Result<PathBuf> {
+        let payload = if self.kind == Kind::IsolaWasm {
+            Payload::Wasm(job.wasm.context("no wasm build")?)
+        } else {
+            Payload::Native(job.native.context("no native build")?)
+        };
+        let dir = job.work_dir.join("bundle");
+        std::fs::create_dir_all(&dir)?;
+        bundle::create(&dir, job.profile, payload, job.args, job.shadow_secret, job.wasm_timeout_ms)?;
+        std::fs::create_dir_all(&self.root)?;
+        Ok(dir)
     }
 
     /// Builds the command of one run (and its bundle, for OCI runtimes). Returns the container id.
@@ -267,15 +289,7 @@ impl Target {
                 Ok((cmd, None))
             }
             _ => {
-                let payload = if self.kind == Kind::IsolaWasm {
-                    Payload::Wasm(job.wasm.context("no wasm build")?)
-                } else {
-                    Payload::Native(job.native.context("no native build")?)
-                };
-                let dir = job.work_dir.join("bundle");
-                std::fs::create_dir_all(&dir)?;
-                bundle::create(&dir, job.profile, payload, job.args, job.shadow_secret, job.wasm_timeout_ms)?;
-                std::fs::create_dir_all(&self.root)?;
+                let dir = self.bundle(job)?;
                 let id = fresh_id(self.kind.name());
                 let mut cmd = self.runtime_cmd(job.isola_config);
                 cmd.arg("run");
