@@ -182,6 +182,12 @@ impl Sandbox {
         })
     }
 
+    /// The configured engine, for callers that validate modules without loading them (the
+    /// fuzz targets); loading and running go through [`Sandbox::load`] and [`Sandbox::start`].
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// The engine fingerprint that keys cache artifacts (hex).
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
