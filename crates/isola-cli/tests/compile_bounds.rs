@@ -9,21 +9,9 @@ use std::path::Path;
 
 use common::*;
 
-fn leb(mut n: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
     out.push(id);
-    leb(body.len() as u64, out);
+    leb128(out, body.len() as u64);
     out.extend_from_slice(body);
 }
 
@@ -39,7 +27,7 @@ fn module_with_seed(functions: u32, adds: u32, seed: u8) -> Vec<u8> {
     // Types: 0 = [] -> [i32], 1 = [] -> [].
     section(1, &[2, 0x60, 0, 1, 0x7f, 0x60, 0, 0], &mut m);
     let mut funcs = Vec::new();
-    leb(u64::from(functions) + 1, &mut funcs);
+    leb128(&mut funcs, u64::from(functions) + 1);
     for _ in 0..functions {
         funcs.push(0);
     }
@@ -48,7 +36,7 @@ fn module_with_seed(functions: u32, adds: u32, seed: u8) -> Vec<u8> {
     let mut exports = vec![1, 6];
     exports.extend_from_slice(b"_start");
     exports.push(0);
-    leb(u64::from(functions), &mut exports);
+    leb128(&mut exports, u64::from(functions));
     section(7, &exports, &mut m);
     let mut body = vec![0, 0x41, seed & 0x3f]; // no locals; i32.const seed
     for _ in 0..adds {
@@ -56,9 +44,9 @@ fn module_with_seed(functions: u32, adds: u32, seed: u8) -> Vec<u8> {
     }
     body.push(0x0b);
     let mut code = Vec::new();
-    leb(u64::from(functions) + 1, &mut code);
+    leb128(&mut code, u64::from(functions) + 1);
     for _ in 0..functions {
-        leb(body.len() as u64, &mut code);
+        leb128(&mut code, body.len() as u64);
         code.extend_from_slice(&body);
     }
     code.extend_from_slice(&[2, 0, 0x0b]);

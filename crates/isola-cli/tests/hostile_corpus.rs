@@ -1171,25 +1171,13 @@ fn module_oversized_beyond_the_node_limit() {
     let name = b"pad";
     let body_len = 1 + name.len() as u32 + payload_len;
     bytes.push(0);
-    leb(&mut bytes, body_len);
+    leb128(&mut bytes, u64::from(body_len));
     bytes.push(name.len() as u8);
     bytes.extend_from_slice(name);
     bytes.resize(bytes.len() + payload_len as usize, 0);
     let start = std::fs::read(wat("start_only", r#"(module (func (export "_start")))"#, &[])).unwrap();
     bytes.extend_from_slice(&start[8..]);
     module_case("module_oversized_beyond_the_node_limit", &bytes, &["larger than the limit", "max-module-bytes"]);
-}
-
-fn leb(out: &mut Vec<u8>, mut v: u32) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 /// A component (layer 1) importing an instance `name` of an empty instance type.
@@ -1199,11 +1187,11 @@ fn component_importing(name: &str) -> Vec<u8> {
     c.extend_from_slice(&[0x07, 0x03, 0x01, 0x42, 0x00]);
     // import section (10): one import, plain name, externdesc instance(type 0)
     let mut body = vec![0x01, 0x00];
-    leb(&mut body, name.len() as u32);
+    leb128(&mut body, name.len() as u64);
     body.extend_from_slice(name.as_bytes());
     body.extend_from_slice(&[0x05, 0x00]);
     c.push(0x0a);
-    leb(&mut c, body.len() as u32);
+    leb128(&mut c, body.len() as u64);
     c.extend_from_slice(&body);
     c
 }

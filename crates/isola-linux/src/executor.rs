@@ -34,7 +34,8 @@ impl<E: Executor + Clone + 'static> Executor for FilteredExecutor<E> {
         }
         .and_then(|()| self.inner.exec(spec));
         if let (Err(e), Some(id)) = (&result, &self.init_of) {
-            eprintln!("isola: container {id}: start: {}", one_line(e));
+            let cause = crate::LinuxError::chain(e).0.replace('\n', " ");
+            eprintln!("isola: container {id}: start: {cause}");
         }
         result
     }
@@ -91,17 +92,4 @@ fn executable_at(path: &str) -> Result<(), ExecutorValidationError> {
         Ok(_) => invalid(format!("executable '{path}' is not a regular file")),
         Err(e) => invalid(format!("executable '{path}': {e}")),
     }
-}
-
-/// An executor error and its whole cause chain as one line (libcontainer's `Execution`
-/// variant says only "failed to execute workload"; the errno is in its source).
-fn one_line(e: &ExecutorError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.replace('\n', " ")
 }

@@ -140,3 +140,24 @@ mod tests {
         d
     }
 }
+
+/// Reads a file of the caller's bundle (`config.json`), refusing anything but a regular file of
+/// at most `max` bytes. Opened non-blocking, so a FIFO planted in its place cannot hang `create`
+/// and a device cannot be read without end.
+pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!("grew past {max} bytes while being read")));
+    }
+    Ok(bytes)
+}

@@ -223,7 +223,7 @@ pub fn build_image(req: &ImageRequest) -> Result<BuiltImage, ImageError> {
         .filter(|n| !n.is_empty() && n.len() <= 100 && !n.chars().any(|c| c.is_control()))
         .ok_or_else(|| ImageError::BadFileName { path: req.file.clone() })?
         .to_owned();
-    let bytes = read_input(&req.file).map_err(|cause| ImageError::Read { path: req.file.clone(), cause })?;
+    let bytes = crate::read_regular_file(&req.file, MAX_INPUT_BYTES).map_err(|cause| ImageError::Read { path: req.file.clone(), cause })?;
     if same_file(&req.file, &req.output) {
         return Err(ImageError::OutputIsInput { path: req.output.clone() });
     }
@@ -237,27 +237,6 @@ pub fn build_image(req: &ImageRequest) -> Result<BuiltImage, ImageError> {
 
 /// Largest input packaged (1 GiB): the whole file is held in memory and compressed.
 pub const MAX_INPUT_BYTES: u64 = 1 << 30;
-
-/// Reads the input: a regular file (a FIFO or a device such as /dev/zero would block or never
-/// end) of at most [`MAX_INPUT_BYTES`]. Opened non-blocking so that a FIFO cannot hang the open.
-fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file (a directory, FIFO, socket or device); give the .wasm or ELF file itself"));
-    }
-    if meta.len() > MAX_INPUT_BYTES {
-        return Err(std::io::Error::other(format!("{} bytes is larger than the {MAX_INPUT_BYTES}-byte limit of isola image", meta.len())));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(std::io::Error::other(format!("grew past the {MAX_INPUT_BYTES}-byte limit of isola image while being read")));
-    }
-    Ok(bytes)
-}
 
 fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;

@@ -116,7 +116,7 @@ pub fn install(opts: &InstallOptions) -> Result<InstallReport, InstallError> {
         })?,
         _ => path.clone(),
     };
-    let existing = match read_config(&target) {
+    let existing = match crate::read_regular_file(&target, MAX_CONFIG_BYTES) {
         Ok(bytes) => Some(
             String::from_utf8(bytes).map_err(|_| InstallError::Parse { path: path.clone(), reason: "not UTF-8 text".into() })?,
         ),
@@ -153,26 +153,6 @@ pub fn install(opts: &InstallOptions) -> Result<InstallReport, InstallError> {
 
 /// Largest containerd config read (16 MiB; real ones are a few KiB).
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
-
-/// Reads the config: a regular file (a FIFO or a link to /dev/zero would block or never end)
-/// of at most [`MAX_CONFIG_BYTES`]. Opened non-blocking so that a FIFO cannot hang the open.
-fn read_config(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file (a directory, FIFO, socket or device)"));
-    }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(std::io::Error::other(format!("{} bytes is larger than the {MAX_CONFIG_BYTES}-byte limit", meta.len())));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(std::io::Error::other(format!("grew past the {MAX_CONFIG_BYTES}-byte limit while being read")));
-    }
-    Ok(bytes)
-}
 
 fn validate(opts: &InstallOptions) -> Result<(), InstallError> {
     let h = &opts.handler;

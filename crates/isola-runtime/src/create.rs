@@ -187,30 +187,12 @@ pub(crate) const SECCOMP_FILE: &str = "seccomp.bpf";
 /// Reads `config.json` of a bundle with an error that names the file and the fault.
 pub(crate) fn load_spec(bundle: &Path) -> Result<Spec, String> {
     let path = bundle.join("config.json");
-    let text = read_regular_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let bytes = host::read_regular_file(&path, MAX_CONFIG_BYTES).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Largest `config.json` read (runc's specs are kilobytes; a hostile one must not fill memory).
 const MAX_CONFIG_BYTES: u64 = 64 << 20;
-
-/// Reads a regular file of at most [`MAX_CONFIG_BYTES`]. Opened non-blocking, so a FIFO or a
-/// device planted in its place is refused instead of blocking or reading without end.
-fn read_regular_file(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(std::io::Error::other(format!("larger than {MAX_CONFIG_BYTES} bytes")));
-    }
-    let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES).read_to_string(&mut text)?;
-    Ok(text)
-}
 
 /// The workload a container runs.
 enum Workload {

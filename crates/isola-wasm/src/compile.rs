@@ -116,7 +116,7 @@ pub(crate) fn in_child(
             "compiling used more than the compile CPU bound of {cpu_seconds:.0} s (compile-timeout-ms on each of {threads} threads); stopped"
         ))),
         Some(s) => Err(refused(format!(
-            "the compiler {}: it needed more than the compile memory bound of {memory_mib} MiB (node key wasm.compile-memory, lowered to the container's memory limit)",
+            "the compiler {}, as it does when it needs more than the compile memory bound of {memory_mib} MiB (node key wasm.compile-memory, lowered to the container's memory limit)",
             describe(s)
         ))),
     }

@@ -512,7 +512,7 @@ impl Prepared {
     /// instruction of `_start` (the point where the host's own seccomp filter goes on). If
     /// `confine` fails the guest does not run.
     pub fn run_confined(self, confine: impl FnOnce() -> std::io::Result<()>) -> Outcome {
-        self.run_with(confine, |_| Overrun::Wait)
+        self.run_with(confine, false)
     }
 
     /// For a process that exists only to run this guest (the container's wasm host): as
@@ -522,21 +522,22 @@ impl Prepared {
     /// the timeout's exit code and reason line. Otherwise it prints `reason()` and exits with
     /// `exit_code()`. Never returns.
     pub fn run_as_process(self, confine: impl FnOnce() -> std::io::Result<()>) -> ! {
-        let outcome = self.run_with(confine, |limit| {
-            let timeout = Outcome::Timeout { limit };
-            Overrun::ExitProcess {
-                grace: TIMEOUT_GRACE,
-                code: timeout.exit_code(),
-                line: timeout.reason().unwrap_or_default(),
-            }
-        });
+        let outcome = self.run_with(confine, true);
         if let Some(reason) = outcome.reason() {
             eprintln!("{reason}");
         }
         std::process::exit(outcome.exit_code())
     }
 
-    fn run_with(self, confine: impl FnOnce() -> std::io::Result<()>, overrun: impl FnOnce(Duration) -> Overrun) -> Outcome {
+    /// Runs the guest; `owns_process` says whether the timer may end the process on overrun.
+    fn run_with(self, confine: impl FnOnce() -> std::io::Result<()>, owns_process: bool) -> Outcome {
+        let overrun = |limit| {
+            let timeout = Outcome::Timeout { limit };
+            match (owns_process, timeout.reason()) {
+                (true, Some(line)) => Overrun::ExitProcess { grace: TIMEOUT_GRACE, code: timeout.exit_code(), line },
+                _ => Overrun::Wait,
+            }
+        };
         let _watchdog = match self.timeout {
             Some(limit) => match start_watchdog(&self.engine, limit, overrun(limit)) {
                 Ok(w) => Some(w),

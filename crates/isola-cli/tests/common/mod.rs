@@ -480,3 +480,16 @@ impl World {
         self.run(&full)
     }
 }
+
+/// Appends `v` as unsigned LEB128 (the wasm binary format's integers), for hand-built modules.
+pub fn leb128(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
