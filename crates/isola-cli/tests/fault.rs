@@ -203,6 +203,78 @@ fn sigkill_during_foreground_run_linux() {
     kill_loop(&f, "run", |_, _| {}, |f, id| vec!["run".into(), "--bundle".into(), f.quick.display().to_string(), id.into()]);
 }
 
+/// The runtime SIGKILLed just after it forked its setup process, with that process held
+/// stopped until `delete --force` has had 300 ms to clean up: the orphan then goes on making
+/// and joining the cgroup hierarchies it had not reached, and `delete --force` must still
+/// leave none behind (it waits for the setup lock; see isola_linux::setup_lock). Stopping the
+/// orphan makes the race that a loaded machine hits by chance (CI did) happen every time.
+fn kill_while_joining_the_cgroup(kind: Kind) {
+    let f = Fixture::new(&format!("fault-cgroup-{kind:?}"), kind);
+    let mut hit = 0;
+    for round in 0..8u64 {
+        let id = f.w.id(&format!("j{round}"));
+        let log = f.w.scratch.join(format!("join-{round}.log"));
+        let bundle = f.quick.display().to_string();
+        let mut child = f.cmd(&log, &["run", "--bundle", &bundle, &id]).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while descendants(child.id() as i32).is_empty() && child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        std::thread::sleep(Duration::from_micros(100 * round));
+        let orphans = descendants(child.id() as i32);
+        for &pid in &orphans {
+            // SAFETY: plain kill(2) of the runtime's own children.
+            unsafe { libc::kill(pid, libc::SIGSTOP) };
+        }
+        if child.try_wait().unwrap().is_none() && !orphans.is_empty() {
+            let _ = child.kill();
+            hit += 1;
+        }
+        let _ = child.wait();
+        let policy = f.w.wasm_policy();
+        let delete = f.w.isola().arg("--config").arg(&policy).args(["delete", "--force", &id]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        for &pid in &orphans {
+            // SAFETY: as above; a pid that is gone gets ESRCH.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+        let out = delete.wait_with_output().unwrap();
+        let case = format!("{kind:?} run killed while joining its cgroup (round {round})");
+        assert!(out.status.success(), "{case}: delete --force: {}", stderr_of(&out));
+        // The orphan, had it survived, has had time to act.
+        std::thread::sleep(Duration::from_millis(100));
+        f.recover(&case, &id);
+    }
+    assert!(hit >= 4, "the kill landed during setup in only {hit} of 8 rounds");
+}
+
+/// Every descendant of `pid` (children of each of its threads, recursively).
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else { continue };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for c in children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
+                out.push(c);
+                todo.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sigkill_while_the_setup_process_joins_its_cgroup_linux() {
+    kill_while_joining_the_cgroup(Kind::Linux);
+}
+
+#[test]
+fn sigkill_while_the_setup_process_joins_its_cgroup_wasm() {
+    kill_while_joining_the_cgroup(Kind::Wasm);
+}
+
 // ---------------------------------------------------------------------------------------
 // The workload killed from outside
 // ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use libcgroups::common::{create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt};
 use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use crate::LinuxError;
@@ -44,20 +45,48 @@ pub fn update(cgroup_path: &Path, systemd: bool, id: &str, resources: &LinuxReso
 pub fn destroy(cgroup_path: &Path, systemd: bool, id: &str) -> Result<(), LinuxError> {
     let m = manager(cgroup_path, systemd, id)?;
     let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let pids = m.get_all_pids().unwrap_or_default();
-        if pids.is_empty() {
-            break;
-        }
-        for pid in pids {
-            let _ = kill(pid, Signal::SIGKILL);
-        }
+    while kill_all(cgroup_path, systemd, id) > 0 {
         if Instant::now() > deadline {
             return Err(LinuxError(format!("processes survive in cgroup {}", cgroup_path.display())));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     m.remove().map_err(|e| LinuxError::chain(&e))
+}
+
+/// SIGKILLs every process of the container's cgroup and returns how many it found. On v1
+/// every hierarchy is read, not only the one the manager lists pids from: a setup process
+/// that is still attaching itself may be in some hierarchies and not yet in others.
+pub fn kill_all(cgroup_path: &Path, systemd: bool, id: &str) -> usize {
+    let mut found: Vec<i32> = manager(cgroup_path, systemd, id)
+        .ok()
+        .and_then(|m| m.get_all_pids().ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.as_raw())
+        .collect();
+    if !systemd {
+        found.extend(pids_in_every_hierarchy(cgroup_path));
+    }
+    found.sort_unstable();
+    found.dedup();
+    for &pid in &found {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    found.len()
+}
+
+/// The pids listed in `cgroup.procs` of this cgroup path in every mounted hierarchy.
+fn pids_in_every_hierarchy(cgroup_path: &Path) -> Vec<i32> {
+    let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
+    let mut dirs = vec![Path::new("/sys/fs/cgroup").join(rel)];
+    if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
+        dirs.extend(hierarchies.flatten().map(|h| h.path().join(rel)));
+    }
+    dirs.iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+        .flat_map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+        .collect()
 }
 
 /// Whether any controller still has a directory for this cgroup (v1: one per hierarchy).

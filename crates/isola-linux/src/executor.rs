@@ -13,7 +13,8 @@ use oci_spec::runtime::Spec;
 
 use crate::seccomp::{self, CompiledFilter};
 
-/// An executor that installs `filter` (if any) and then runs `inner`.
+/// An executor that drops the inherited setup lock, installs `filter` (if any) and then runs
+/// `inner`.
 #[derive(Clone)]
 pub struct FilteredExecutor<E> {
     pub filter: Option<CompiledFilter>,
@@ -27,6 +28,7 @@ pub struct FilteredExecutor<E> {
 
 impl<E: Executor + Clone + 'static> Executor for FilteredExecutor<E> {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        crate::setup_lock::release_inherited();
         let result = match &self.filter {
             Some(filter) => seccomp::install(filter)
                 .map_err(|e| ExecutorError::Other(format!("installing the seccomp filter: {e}"))),

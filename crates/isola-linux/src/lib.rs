@@ -8,6 +8,7 @@ pub mod container;
 pub mod executor;
 pub mod host;
 pub mod seccomp;
+pub mod setup_lock;
 pub mod wait;
 
 pub use libcontainer;

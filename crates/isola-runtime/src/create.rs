@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use isola_linux::container::{self, CreateOptions};
 use isola_linux::executor::{FilteredExecutor, LinuxExecutor};
+use isola_linux::setup_lock::SetupLock;
 use isola_linux::{host, seccomp, wait};
 use isola_policy::{plan_container, HostFacts, Mode};
 use oci_spec::runtime::Spec;
@@ -164,6 +165,8 @@ impl Runtime {
             systemd: self.systemd_cgroup,
             detach,
         };
+        // Held from here until the init starts its workload (see isola_linux::setup_lock).
+        let _setup = SetupLock::take(dir).step(id, "create container")?;
         let c = match workload {
             Workload::Linux => container::create(&opts, FilteredExecutor { filter, inner: LinuxExecutor, init_of: Some(id.to_string()) }),
             Workload::Wasm(wasm) => container::create(&opts, FilteredExecutor { filter, inner: wasm, init_of: Some(id.to_string()) }),

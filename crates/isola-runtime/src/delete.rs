@@ -1,10 +1,12 @@
 //! `delete [--force]`: stop (with --force) and remove a container. With --force it also
 //! cleans up after a runtime that was SIGKILLed half-way through `create`: whatever of
-//! libcontainer's state, the cgroup and the state directory exists is removed.
+//! libcontainer's state, the cgroup and the state directory exists is removed, once no
+//! orphaned setup process is left to recreate them.
 
 use std::fs;
+use std::time::Duration;
 
-use isola_linux::cgroup;
+use isola_linux::{cgroup, setup_lock};
 use isola_linux::container::{self, ContainerStatus};
 
 use crate::error::{RuntimeError, Step};
@@ -42,9 +44,17 @@ impl Runtime {
         // An unreadable planned spec (a corrupted state file) must not leave the cgroup and its
         // processes behind: fall back to the path policy gives a container without one.
         let path = self.cgroup_path(id).unwrap_or_else(|_| isola_policy::plan::default_cgroups_path(id));
+        // A setup process orphaned by a killed create or exec must be gone before the cgroup
+        // goes, or it recreates the cgroup behind us. Held until the state dir is removed.
+        let _setup = setup_lock::wait_until_free(&dir, &path, self.systemd_cgroup, id, SETUP_TIMEOUT).step(id, "delete")?;
         if cgroup::exists(&path) {
             cgroup::destroy(&path, self.systemd_cgroup, id).step(id, "delete cgroup")?;
         }
         fs::remove_dir_all(&dir).step(id, "delete state")
     }
 }
+
+/// How long `delete` waits for setup processes of an interrupted create or exec to go (they
+/// are killed once they reach the cgroup and exit on their own when they find their parent
+/// gone; both take milliseconds).
+const SETUP_TIMEOUT: Duration = Duration::from_secs(5);

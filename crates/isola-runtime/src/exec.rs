@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use isola_linux::container::{self, ExecOptions};
 use isola_linux::executor::{FilteredExecutor, LinuxExecutor};
+use isola_linux::setup_lock::SetupLock;
 use isola_linux::{host, seccomp, wait};
 use isola_policy::{plan_exec_process, HostFacts};
 use oci_spec::runtime::Process;
@@ -89,7 +90,9 @@ impl Runtime {
         } else {
             None
         };
+        let setup = SetupLock::take(&dir).step(id, "exec")?;
         let pid = container::exec(&opts, FilteredExecutor { filter, inner: LinuxExecutor, init_of: None });
+        drop(setup);
         let _ = std::fs::remove_file(&process_file);
         let pid = pid.step(id, "exec")?;
         if args.detach {
