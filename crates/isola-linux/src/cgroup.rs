@@ -34,10 +34,11 @@ pub fn pids(cgroup_path: &Path, systemd: bool, id: &str) -> Result<Vec<i32>, Lin
     Ok(pids)
 }
 
-/// Applies new resource limits to a running container.
-pub fn update(cgroup_path: &Path, systemd: bool, id: &str, resources: &LinuxResources) -> Result<(), LinuxError> {
+/// Applies new resource limits to a running container. `disable_oom_killer` is the container's
+/// setting (v1 rewrites `memory.oom_control` whenever memory limits are applied).
+pub fn update(cgroup_path: &Path, systemd: bool, id: &str, resources: &LinuxResources, disable_oom_killer: bool) -> Result<(), LinuxError> {
     let m = manager(cgroup_path, systemd, id)?;
-    m.apply(&ControllerOpt { resources, disable_oom_killer: false, oom_score_adj: None, freezer_state: None })
+    m.apply(&ControllerOpt { resources, disable_oom_killer, oom_score_adj: None, freezer_state: None })
         .map_err(|e| LinuxError::chain(&e))
 }
 
@@ -87,6 +88,11 @@ fn pids_in_every_hierarchy(cgroup_path: &Path) -> Vec<i32> {
         .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
         .flat_map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
         .collect()
+}
+
+/// Whether the host runs cgroup v2 only (unified), where the OOM killer cannot be disabled.
+pub fn is_unified() -> bool {
+    matches!(libcgroups::common::get_cgroup_setup(), Ok(libcgroups::common::CgroupSetup::Unified))
 }
 
 /// Whether any controller still has a directory for this cgroup (v1: one per hierarchy).

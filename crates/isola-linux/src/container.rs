@@ -21,6 +21,8 @@ pub struct CreateOptions<'a> {
     pub state_root: &'a Path,
     /// Directory holding the planned `config.json`.
     pub bundle: &'a Path,
+    /// The caller's bundle, which the OCI state given to hooks reports.
+    pub caller_bundle: &'a Path,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: i32,
@@ -39,6 +41,7 @@ pub fn create<E: Executor + Clone + 'static>(opts: &CreateOptions, executor: E) 
         .with_preserved_fds(opts.preserve_fds);
     let container = builder
         .as_init(opts.bundle)
+        .with_reported_bundle(opts.caller_bundle)
         .with_systemd(opts.systemd)
         .with_detach(opts.detach)
         .build()?;
@@ -56,6 +59,12 @@ pub fn parse_signal(s: &str) -> Result<Signal, LinuxError> {
         return Signal::try_from(n).map_err(|e| LinuxError(e.to_string()));
     }
     Signal::try_from(s).map_err(|e| LinuxError(e.to_string()))
+}
+
+/// Whether a signal argument that `parse_signal` accepts names SIGKILL.
+pub fn names_sigkill(s: &str) -> bool {
+    let upper = s.to_ascii_uppercase();
+    s.parse::<i32>() == Ok(libc::SIGKILL) || upper == "KILL" || upper == "SIGKILL"
 }
 
 /// Options of `exec`.

@@ -13,8 +13,7 @@ use oci_spec::runtime::Spec;
 
 use crate::seccomp::{self, CompiledFilter};
 
-/// An executor that drops the inherited setup lock, installs `filter` (if any) and then runs
-/// `inner`.
+/// An executor that installs `filter` (if any) and then runs `inner`.
 #[derive(Clone)]
 pub struct FilteredExecutor<E> {
     pub filter: Option<CompiledFilter>,
@@ -24,11 +23,23 @@ pub struct FilteredExecutor<E> {
     /// printed here, on the container's stderr, as the one error line (`isola: container ID:
     /// start: CAUSE`). An `exec`'d process reports through its caller instead (`None`).
     pub init_of: Option<String>,
+    /// Whether `inner` execs the workload (a Linux process) rather than running it in this
+    /// process (the wasm host). If it execs, every signal is set to its default action and
+    /// unblocked before the filter goes in, as a process started by runc finds them (the
+    /// runtime's Rust ignores SIGPIPE, and an ignored signal stays ignored across exec), and the
+    /// setup lock is left for the exec itself to close (it is close-on-exec), so `start`
+    /// returns exactly when the workload runs. The wasm host keeps wasmtime's trap handlers and
+    /// drops the lock just before the guest runs.
+    pub execs_workload: bool,
 }
 
 impl<E: Executor + Clone + 'static> Executor for FilteredExecutor<E> {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
-        crate::setup_lock::release_inherited();
+        if self.execs_workload {
+            reset_signals();
+        } else {
+            crate::setup_lock::release_inherited();
+        }
         let result = match &self.filter {
             Some(filter) => seccomp::install(filter)
                 .map_err(|e| ExecutorError::Other(format!("installing the seccomp filter: {e}"))),
@@ -93,5 +104,24 @@ fn executable_at(path: &str) -> Result<(), ExecutorValidationError> {
         Ok(m) if m.is_file() => invalid(format!("executable '{path}' does not have an execute permission bit")),
         Ok(_) => invalid(format!("executable '{path}' is not a regular file")),
         Err(e) => invalid(format!("executable '{path}': {e}")),
+    }
+}
+
+/// Every signal (but KILL and STOP) to its default action, and an empty signal mask.
+fn reset_signals() {
+    // SAFETY: sigaction and sigprocmask on this process with zeroed (default) structures; the
+    // setup process is single-threaded here and about to exec. glibc refuses its two internal
+    // real-time signals, which are at their defaults anyway.
+    unsafe {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::sigaction(sig, &default, std::ptr::null_mut());
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
 }

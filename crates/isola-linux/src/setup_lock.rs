@@ -1,8 +1,10 @@
 //! The setup lock: a shared flock on `<state dir>/setup.lock`, taken by `create` and `exec`
 //! before libcontainer forks. The forked intermediate and init processes inherit it and drop it
-//! when the workload starts, so it is free exactly when no process is still setting the
-//! container up. `delete` waits for it before removing the cgroup: a setup process orphaned by a
-//! SIGKILLed runtime would otherwise go on creating and joining cgroups behind the cleanup.
+//! when the workload starts (a Linux workload's exec closes it), so it is free exactly when no
+//! process is still setting the container up. `start` waits for it, so it returns only once the
+//! workload runs, as runc's does. `delete` waits for it before removing the cgroup: a setup
+//! process orphaned by a SIGKILLed runtime would otherwise go on creating and joining cgroups
+//! behind the cleanup.
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -36,12 +38,14 @@ impl SetupLock {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| LinuxError(format!("{}: {e}", path.display())))?;
-        try_flock(&file, libc::LOCK_SH).map_err(|e| {
-            LinuxError(format!(
-                "{}: the container is being deleted ({e})",
-                path.display()
-            ))
-        })?;
+        // `start` holds it exclusively for an instant; `delete` until the state is gone.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while let Err(e) = try_flock(&file, libc::LOCK_SH) {
+            if Instant::now() > deadline {
+                return Err(LinuxError(format!("{}: the container is being deleted ({e})", path.display())));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
         INHERITED_FD.store(file.as_raw_fd(), Ordering::SeqCst);
         Ok(SetupLock { _file: file })
     }
@@ -64,6 +68,27 @@ pub fn release_inherited() {
         // into the caller's frames), so nothing else closes it.
         drop(unsafe { OwnedFd::from_raw_fd(fd) });
     }
+}
+
+/// Waits up to `timeout` until no process holds the lock (the init has exec'd its workload, or
+/// died); false on timeout. Blocks in flock(2), so it returns the moment the exec closes the
+/// lock, in a thread that a timeout leaves behind (blocked, harmless) until the process ends.
+pub fn wait_released(state_dir: &Path, timeout: Duration) -> bool {
+    let path = state_dir.join(FILE);
+    let Ok(file) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&path) else {
+        return true;
+    };
+    if try_flock(&file, libc::LOCK_EX).is_ok() {
+        return true;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: a blocking flock on a descriptor the thread owns.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        drop(file);
+        let _ = tx.send(rc);
+    });
+    rx.recv_timeout(timeout).is_ok()
 }
 
 /// Waits until no setup process of the container is alive, SIGKILLing every process of its

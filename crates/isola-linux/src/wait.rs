@@ -53,3 +53,35 @@ pub fn wait_forwarding(pid: i32) -> Result<i32, LinuxError> {
     let _ = forwarder.join();
     Ok(code)
 }
+
+/// A process to wait for without being its parent: a pidfd, taken before the process is
+/// signalled so that a reused pid cannot be mistaken for it.
+pub struct ProcessHandle(std::os::fd::OwnedFd);
+
+impl ProcessHandle {
+    /// None when `pid` no longer exists.
+    pub fn open(pid: i32) -> Option<ProcessHandle> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: pidfd_open takes a pid and flags; it returns a new fd (O_CLOEXEC) or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+        // SAFETY: a fresh descriptor we own.
+        (fd >= 0).then(|| ProcessHandle(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Waits up to `timeout` for the process to end (become a zombie or go); false on timeout.
+    pub fn wait_exited(&self, timeout: std::time::Duration) -> bool {
+        use std::os::fd::AsRawFd;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let mut p = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let left = deadline.saturating_duration_since(std::time::Instant::now()).as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd.
+            match unsafe { libc::poll(&mut p, 1, left) } {
+                0 => return false,
+                rc if rc > 0 => return true,
+                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => return true,
+            }
+        }
+    }
+}

@@ -134,11 +134,14 @@ pub fn plan_container(
         linux.set_seccomp(Some(seccomp::default_profile()));
         clamps.push(Clamp("seccomp: the spec has none; applied isola's built-in profile".into()));
     }
-    if linux.masked_paths().as_ref().is_none_or(|p| p.is_empty()) {
+    // Masking needs a mount namespace of the container's own (runc and libcontainer refuse
+    // masked paths without one); a spec the node lets run in the host's gets none added.
+    let private_mounts = linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Mount);
+    if private_mounts && linux.masked_paths().as_ref().is_none_or(|p| p.is_empty()) {
         linux.set_masked_paths(Some(oci_spec::runtime::get_default_maskedpaths()));
         clamps.push(Clamp("maskedPaths: the spec has none; applied the default list".into()));
     }
-    if linux.readonly_paths().as_ref().is_none_or(|p| p.is_empty()) {
+    if private_mounts && linux.readonly_paths().as_ref().is_none_or(|p| p.is_empty()) {
         linux.set_readonly_paths(Some(oci_spec::runtime::get_default_readonly_paths()));
         clamps.push(Clamp("readonlyPaths: the spec has none; applied the default list".into()));
     }
@@ -553,6 +556,27 @@ mod tests {
             plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()),
             Err(PolicyError::Privileged(m)) if m.contains("mount namespace")
         ));
+    }
+
+    #[test]
+    fn masked_and_read_only_paths_are_added_only_with_a_mount_namespace() {
+        let node = NodeConfig { allow_privileged: true, ..NodeConfig::default() };
+        let mut s = spec();
+        let linux = s.linux_mut().as_mut().unwrap();
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+        let with = plan_container("c", s.clone(), Path::new("/bundle"), &node, &host()).unwrap();
+        let l = with.spec.linux().as_ref().unwrap();
+        assert!(l.masked_paths().as_ref().is_some_and(|p| p.contains(&"/proc/kcore".to_string())));
+        assert!(l.readonly_paths().as_ref().is_some_and(|p| !p.is_empty()));
+
+        let linux = s.linux_mut().as_mut().unwrap();
+        let ns: Vec<_> = linux.namespaces().clone().unwrap().into_iter().filter(|n| n.typ() != LinuxNamespaceType::Mount).collect();
+        linux.set_namespaces(Some(ns));
+        let without = plan_container("c", s, Path::new("/bundle"), &node, &host()).unwrap();
+        let l = without.spec.linux().as_ref().unwrap();
+        assert!(l.masked_paths().as_ref().is_none_or(|p| p.is_empty()), "{:?}", l.masked_paths());
+        assert!(l.readonly_paths().as_ref().is_none_or(|p| p.is_empty()), "{:?}", l.readonly_paths());
     }
 
     #[test]

@@ -37,7 +37,17 @@ impl Runtime {
     pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
         self.existing(id, "start")?;
         let mut c = container::load(&self.lc_root(id), id).step(id, "start")?;
-        c.start().map_err(isola_linux::LinuxError::from).step(id, "start")
+        // As runc's, `start` returns once the workload runs, and poststart hooks run after
+        // that: a signal sent right after `start` reaches the workload, not the setup code
+        // (which, as a pid namespace's init with no handler, the kernel would drop it for).
+        let dir = self.container_dir(id);
+        c.start_then(|| {
+            if !isola_linux::setup_lock::wait_released(&dir, START_WAIT) {
+                tracing::warn!(id, "the workload had not started {} ms after start", START_WAIT.as_millis());
+            }
+        })
+        .map_err(isola_linux::LinuxError::from)
+        .step(id, "start")
     }
 
     /// `run`: create and start; in the foreground, wait and return the workload's exit code
@@ -88,6 +98,16 @@ impl Runtime {
             None => Workload::Linux,
         };
 
+        // libcontainer applies disableOOMKiller on v1 (vendor/libcontainer/PATCHES.md); v2 has no
+        // such switch, and runc ignores it there. Refused, never ignored.
+        let resources = plan.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+        if resources.and_then(crate::inspect::oom_killer_disabled) == Some(true) && isola_linux::cgroup::is_unified() {
+            return Err(RuntimeError::new(
+                id,
+                "policy",
+                "linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer (unset it)",
+            ));
+        }
         let dir = self.claim(id)?;
         let result = self.build(id, &dir, args, &plan.spec, plan.mode, &bundle, detach, workload);
         if result.is_err() {
@@ -159,6 +179,7 @@ impl Runtime {
             id,
             state_root: &lc_root,
             bundle: dir,
+            caller_bundle: bundle,
             pid_file: args.pid_file.as_deref(),
             console_socket: args.console_socket.as_deref(),
             preserve_fds: args.preserve_fds,
@@ -168,8 +189,8 @@ impl Runtime {
         // Held from here until the init starts its workload (see isola_linux::setup_lock).
         let _setup = SetupLock::take(dir).step(id, "create container")?;
         let c = match workload {
-            Workload::Linux => container::create(&opts, FilteredExecutor { filter, inner: LinuxExecutor, init_of: Some(id.to_string()) }),
-            Workload::Wasm(wasm) => container::create(&opts, FilteredExecutor { filter, inner: wasm, init_of: Some(id.to_string()) }),
+            Workload::Linux => container::create(&opts, FilteredExecutor { filter, inner: LinuxExecutor, init_of: Some(id.to_string()), execs_workload: true }),
+            Workload::Wasm(wasm) => container::create(&opts, FilteredExecutor { filter, inner: wasm, init_of: Some(id.to_string()), execs_workload: false }),
         }
         .step(id, "create container")?;
         c.pid().map(|p| p.as_raw()).ok_or_else(|| RuntimeError::new(id, "create container", "no init pid recorded"))
@@ -183,6 +204,9 @@ impl Runtime {
         }
     }
 }
+
+/// How long `start` waits for the workload to be exec'd before returning anyway.
+const START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The compiled seccomp filter of a container, in its state dir (exec installs it too).
 pub(crate) const SECCOMP_FILE: &str = "seccomp.bpf";

@@ -91,7 +91,7 @@ impl Runtime {
             None
         };
         let setup = SetupLock::take(&dir).step(id, "exec")?;
-        let pid = container::exec(&opts, FilteredExecutor { filter, inner: LinuxExecutor, init_of: None });
+        let pid = container::exec(&opts, FilteredExecutor { filter, inner: LinuxExecutor, init_of: None, execs_workload: true });
         drop(setup);
         let _ = std::fs::remove_file(&process_file);
         let pid = pid.step(id, "exec")?;

@@ -68,6 +68,16 @@ impl Runtime {
         let resources: LinuxResources = serde_json::from_str(&text)
             .map_err(|e| RuntimeError::new(id, "update", format!("{}: {e}", resources_file.display())))?;
         let path = self.cgroup_path(id)?;
-        cgroup::update(&path, self.systemd_cgroup, id, &resources).step(id, "update")
+        // The OOM killer setting is the container's unless the update names one.
+        let planned = self.planned_spec(id)?;
+        let disable_oom_killer = oom_killer_disabled(&resources)
+            .or_else(|| planned.linux().as_ref().and_then(|l| l.resources().as_ref()).and_then(oom_killer_disabled))
+            .unwrap_or(false);
+        cgroup::update(&path, self.systemd_cgroup, id, &resources, disable_oom_killer).step(id, "update")
     }
+}
+
+/// `memory.disableOOMKiller` of a resources object, if set.
+pub(crate) fn oom_killer_disabled(resources: &LinuxResources) -> Option<bool> {
+    resources.memory().as_ref().and_then(|m| m.disable_oom_killer())
 }

@@ -1,6 +1,9 @@
 //! `kill`, `pause` and `resume`: signals and the freezer.
 
+use std::time::Duration;
+
 use isola_linux::container;
+use isola_linux::wait::ProcessHandle;
 
 use crate::error::{RuntimeError, Step};
 use crate::Runtime;
@@ -11,7 +14,16 @@ impl Runtime {
         self.existing(id, "kill")?;
         let sig = container::parse_signal(signal).step(id, "kill")?;
         let mut c = container::load(&self.lc_root(id), id).step(id, "kill")?;
-        c.kill(sig, all).map_err(isola_linux::LinuxError::from).step(id, "kill")
+        // After KILL the init is dead when `kill` returns, as under runc: a `delete` right
+        // after must not find it still exiting (and read it as running).
+        let init = container::names_sigkill(signal).then(|| c.pid()).flatten().and_then(|p| ProcessHandle::open(p.as_raw()));
+        c.kill(sig, all).map_err(isola_linux::LinuxError::from).step(id, "kill")?;
+        if let Some(init) = init {
+            if !init.wait_exited(KILL_WAIT) {
+                return Err(RuntimeError::new(id, "kill", format!("the init survived SIGKILL for {} ms", KILL_WAIT.as_millis())));
+            }
+        }
+        Ok(())
     }
 
     pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
@@ -26,3 +38,7 @@ impl Runtime {
         c.resume().map_err(isola_linux::LinuxError::from).step(id, "resume")
     }
 }
+
+/// How long `kill KILL` waits for the init to die (a frozen cgroup thaws first; the pid
+/// namespace's other processes die with it).
+const KILL_WAIT: Duration = Duration::from_secs(5);
