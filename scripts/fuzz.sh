@@ -7,6 +7,12 @@
 #   scripts/fuzz.sh 300 plan           # one target for 5 min
 #   FUZZ_LIGHT=1 scripts/fuzz.sh 30    # only the targets that do not link wasmtime/libcontainer
 #                                      # (plan node_config annotations image install): a short build
+#   FUZZ_DEV=1 scripts/fuzz.sh 30 state module_check module_run
+#                                      # unoptimised build (about half the build time of wasmtime
+#                                      # with coverage, slower execs): what CI runs the heavy
+#                                      # targets with
+#   FUZZ_TARGET_DIR=DIR                # where the instrumented build goes (default fuzz/target);
+#                                      # CI keeps one outside its clone so later runs reuse it
 #
 # The committed seeds are fuzz/corpus/<target>/ (read only); what a run discovers goes to
 # fuzz/corpus-run/<target>/ (not in git), which later runs reuse. Needs the nightly toolchain.
@@ -27,13 +33,20 @@ fi
 
 # No sanitizer: the code under test is safe Rust (ASan would only slow the build and the run);
 # -a keeps debug assertions and overflow checks on, so an overflow is a crash.
-flags=(-O -a -s none)
+target_dir="${FUZZ_TARGET_DIR:-$fuzz/target}"
+if [ -n "${FUZZ_DEV:-}" ]; then
+    flags=(--dev -a -s none)
+    bin_dir="$target_dir/x86_64-unknown-linux-gnu/debug"
+else
+    flags=(-O -a -s none)
+    bin_dir="$target_dir/x86_64-unknown-linux-gnu/release"
+fi
 light_targets=(plan node_config annotations image install)
 if [ -n "${FUZZ_LIGHT:-}" ]; then
     flags+=(--no-default-features)
 fi
 started=$(date +%s)
-cargo +nightly fuzz build "${flags[@]}" --target-dir "$fuzz/target"
+cargo +nightly fuzz build "${flags[@]}" --target-dir "$target_dir"
 echo "build: $(( $(date +%s) - started )) s"
 
 if [ "$#" -gt 0 ]; then
@@ -43,7 +56,6 @@ elif [ -n "${FUZZ_LIGHT:-}" ]; then
 else
     mapfile -t targets < <(cargo +nightly fuzz list)
 fi
-bin_dir="$fuzz/target/x86_64-unknown-linux-gnu/release"
 logs="$(mktemp -d)"
 # Targets make scratch directories (a module cache, image outputs); keep them in one place.
 scratch="$(mktemp -d)"

@@ -127,6 +127,30 @@ enum Command {
         cwd: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]
         preserve_fds: i32,
+        /// UID[:GID] of the process (without --process).
+        #[arg(long, short = 'u')]
+        user: Option<String>,
+        /// Supplementary group of the process, repeatable (without --process).
+        #[arg(long = "additional-gids", short = 'g')]
+        additional_gids: Vec<u32>,
+        /// A capability to add (e.g. CAP_KILL), repeatable; the node policy's ceiling still holds.
+        #[arg(long = "cap", short = 'c')]
+        caps: Vec<String>,
+        /// Set no_new_privs for the process (without --process).
+        #[arg(long)]
+        no_new_privs: bool,
+        /// AppArmor profile of the process (without --process).
+        #[arg(long)]
+        apparmor: Option<String>,
+        /// SELinux label of the process (without --process).
+        #[arg(long)]
+        process_label: Option<String>,
+        /// Sub-cgroup of the container's cgroup to run the process in.
+        #[arg(long)]
+        cgroup: Option<String>,
+        /// Exec even if the container is paused.
+        #[arg(long)]
+        ignore_paused: bool,
         id: String,
         /// Command and arguments (without --process).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -306,8 +330,45 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
         }
-        Command::Exec { process, detach, pid_file, console_socket, tty, env, cwd, preserve_fds, id, command } => {
-            let args = ExecArgs { process, args: command, env, cwd, tty, pid_file, console_socket, preserve_fds, detach };
+        Command::Exec {
+            process,
+            detach,
+            pid_file,
+            console_socket,
+            tty,
+            env,
+            cwd,
+            preserve_fds,
+            user,
+            additional_gids,
+            caps,
+            no_new_privs,
+            apparmor,
+            process_label,
+            cgroup,
+            ignore_paused,
+            id,
+            command,
+        } => {
+            let args = ExecArgs {
+                process,
+                args: command,
+                env,
+                cwd,
+                tty,
+                user,
+                additional_gids,
+                caps,
+                no_new_privs,
+                apparmor,
+                process_label,
+                cgroup,
+                ignore_paused,
+                pid_file,
+                console_socket,
+                preserve_fds,
+                detach,
+            };
             return Ok(rt.exec(&id, &args)?);
         }
         Command::Ps { format, id, .. } => {

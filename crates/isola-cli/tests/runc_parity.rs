@@ -301,3 +301,53 @@ fn an_init_failure_names_its_cause() {
     w.refused("/proc a symlink", &["create", "--bundle", bundle.to_str().unwrap(), &id], &["mount of proc on /proc", "must be mounted on ordinary directory"]);
     w.assert_clean(&id);
 }
+
+/// What an exec'd process reports about itself: ids, groups, cwd, one variable, its
+/// no_new_privs bit and capability sets.
+const SELF_REPORT: &str = "id -u; id -g; id -G; pwd; echo \"FOO=$FOO\"; grep -E '^(NoNewPrivs|CapBnd|CapEff|CapPrm)' /proc/self/status";
+
+#[test]
+fn exec_takes_runcs_process_flags() {
+    let _serial = serial();
+    let w = World::new("parity-exec-flags");
+    let flags = ["-u", "1000:1001", "-g", "2000", "-g", "2001", "--cwd", "/tmp", "-e", "FOO=bar", "--no-new-privs", "--cap", "CAP_CHOWN"];
+    let mut reports = Vec::new();
+    for rt in [Rt::runc(&w), Rt::isola(&w)] {
+        let bundle = w.bundle(&format!("{}-exec", rt.name), &["sleep", "1000"], |c| c["process"]["noNewPrivileges"] = json!(false));
+        let id = w.id(&format!("{}-exec", rt.name));
+        rt.ok(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), &id]);
+        let mut args = vec!["exec"];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(&[&id, "sh", "-c", SELF_REPORT]);
+        let out = rt.ok(&args);
+        reports.push(stdout_of(&out));
+        rt.ok(&["delete", "--force", &id]);
+    }
+    let (runc, isola) = (&reports[0], &reports[1]);
+    assert!(runc.starts_with("1000\n1001\n"), "the reference: {runc}");
+    assert!(runc.contains("NoNewPrivs:\t1"), "the reference: {runc}");
+    assert_eq!(isola, runc, "exec with runc's flags: isola's process differs from runc's");
+}
+
+#[test]
+fn exec_into_a_sub_cgroup_is_cleaned_up_with_the_container() {
+    let _serial = serial();
+    let w = World::new("parity-exec-cgroup");
+    let isola = Rt::isola(&w);
+    let bundle = w.bundle("sub", &["sleep", "1000"], |_| {});
+    let id = w.id("sub");
+    isola.ok(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), &id]);
+    isola.ok(&["exec", "--detach", "--cgroup", "extra", &id, "sleep", "1000"]);
+    let sub = cgroup_hierarchies()
+        .into_iter()
+        .map(|h| h.join("isola").join(&id).join("extra"))
+        .find(|d| d.is_dir())
+        .expect("the exec made its sub-cgroup");
+    let procs = std::fs::read_to_string(sub.join("cgroup.procs")).unwrap();
+    assert_eq!(procs.lines().count(), 1, "the exec'd process is in {}: {procs:?}", sub.display());
+    let out = isola.run(&["exec", "--cgroup", "../escape", &id, "true"]);
+    assert!(!out.status.success(), "a sub-cgroup outside the container's is refused");
+    isola.ok(&["kill", &id, "KILL"]);
+    isola.ok(&["delete", &id]);
+    w.assert_clean(&id);
+}

@@ -52,6 +52,9 @@ pub fn destroy(cgroup_path: &Path, systemd: bool, id: &str) -> Result<(), LinuxE
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    if !systemd {
+        remove_sub_cgroups(cgroup_path);
+    }
     m.remove().map_err(|e| LinuxError::chain(&e))
 }
 
@@ -77,17 +80,56 @@ pub fn kill_all(cgroup_path: &Path, systemd: bool, id: &str) -> usize {
     found.len()
 }
 
-/// The pids listed in `cgroup.procs` of this cgroup path in every mounted hierarchy.
+/// The pids listed in `cgroup.procs` of this cgroup path, and of its sub-cgroups (`exec
+/// --cgroup`), in every mounted hierarchy.
 fn pids_in_every_hierarchy(cgroup_path: &Path) -> Vec<i32> {
-    let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
-    let mut dirs = vec![Path::new("/sys/fs/cgroup").join(rel)];
-    if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
-        dirs.extend(hierarchies.flatten().map(|h| h.path().join(rel)));
+    let mut dirs = Vec::new();
+    for top in dirs_in_every_hierarchy(cgroup_path) {
+        sub_cgroups(&top, &mut dirs);
+        dirs.push(top);
     }
     dirs.iter()
         .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
         .flat_map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
         .collect()
+}
+
+/// This cgroup path's directory in every mounted hierarchy (v1: one per controller; v2: one).
+fn dirs_in_every_hierarchy(cgroup_path: &Path) -> Vec<std::path::PathBuf> {
+    let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
+    let mut dirs = vec![Path::new("/sys/fs/cgroup").join(rel)];
+    if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
+        dirs.extend(hierarchies.flatten().map(|h| h.path().join(rel)));
+    }
+    dirs.retain(|d| d.is_dir());
+    dirs
+}
+
+/// Every sub-cgroup under `dir`, deepest first (bounded depth: cgroup trees are shallow).
+fn sub_cgroups(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<std::path::PathBuf>) {
+        if depth > 16 {
+            return;
+        }
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), depth + 1, out);
+                out.push(entry.path());
+            }
+        }
+    }
+    walk(dir, 0, out);
+}
+
+/// Removes the sub-cgroups an `exec --cgroup` made, deepest first (their processes are dead).
+pub fn remove_sub_cgroups(cgroup_path: &Path) {
+    for top in dirs_in_every_hierarchy(cgroup_path) {
+        let mut subs = Vec::new();
+        sub_cgroups(&top, &mut subs);
+        for d in subs {
+            let _ = std::fs::remove_dir(&d);
+        }
+    }
 }
 
 /// Whether the host runs cgroup v2 only (unified), where the OOM killer cannot be disabled.

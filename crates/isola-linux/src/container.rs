@@ -77,6 +77,10 @@ pub struct ExecOptions<'a> {
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: i32,
     pub detach: bool,
+    /// A sub-cgroup of the container's cgroup for the process (runc's `--cgroup`).
+    pub sub_cgroup: Option<String>,
+    /// Exec into a paused container too (runc's `--ignore-paused`).
+    pub ignore_paused: bool,
 }
 
 /// Starts a new process in a running container's namespaces and cgroup; returns its pid.
@@ -90,6 +94,8 @@ pub fn exec<E: Executor + Clone + 'static>(opts: &ExecOptions, executor: E) -> R
         .as_tenant()
         .with_process(Some(&opts.process))
         .with_detach(opts.detach)
+        .with_sub_cgroup(opts.sub_cgroup.clone())
+        .with_ignore_paused(opts.ignore_paused)
         .build()?;
     Ok(pid.as_raw())
 }

@@ -28,6 +28,12 @@ impl Runtime {
                         format!("container is {}; stop it first or use --force", c.status().to_string().to_lowercase()),
                     ));
                 }
+                // libcontainer removes only the container's own cgroup directory.
+                if !matches!(c.status(), ContainerStatus::Running | ContainerStatus::Paused) && !self.systemd_cgroup {
+                    if let Ok(path) = self.cgroup_path(id) {
+                        cgroup::remove_sub_cgroups(&path);
+                    }
+                }
                 if let Err(e) = c.delete(force) {
                     if !force {
                         return Err(isola_linux::LinuxError::from(e)).step(id, "delete");

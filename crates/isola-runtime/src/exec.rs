@@ -24,6 +24,17 @@ pub struct ExecArgs {
     pub env: Vec<String>,
     pub cwd: Option<PathBuf>,
     pub tty: bool,
+    /// runc's `--user UID[:GID]`, `--additional-gids`, `--cap`, `--no-new-privs`, `--apparmor`
+    /// and `--process-label`: applied to the container's process when there is no `process`.
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub apparmor: Option<String>,
+    pub process_label: Option<String>,
+    /// A sub-cgroup of the container's cgroup for the process (`--cgroup`).
+    pub cgroup: Option<String>,
+    pub ignore_paused: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: i32,
@@ -54,6 +65,7 @@ impl Runtime {
                     p.set_cwd(cwd.clone());
                 }
                 p.set_terminal(Some(args.tty));
+                apply_process_flags(&mut p, args).step(id, "exec")?;
                 p
             }
         };
@@ -81,6 +93,8 @@ impl Runtime {
             console_socket: args.console_socket.as_deref(),
             preserve_fds: args.preserve_fds,
             detach: args.detach,
+            sub_cgroup: args.cgroup.clone(),
+            ignore_paused: args.ignore_paused,
         };
         let seccomp_file = dir.join(crate::create::SECCOMP_FILE);
         let filter = if seccomp_file.exists() {
@@ -100,4 +114,52 @@ impl Runtime {
         }
         wait::wait_forwarding(pid).step(id, "exec wait")
     }
+}
+
+/// runc's process flags of `exec` on top of the container's process (as runc applies them:
+/// numeric user and group, each `--cap` added to the bounding, effective and permitted sets,
+/// and to the ambient set when the process has inheritable ones). Policy clamps come after.
+fn apply_process_flags(p: &mut Process, args: &ExecArgs) -> Result<(), String> {
+    let mut user = p.user().clone();
+    if let Some(spec) = &args.user {
+        let (uid, gid) = spec.split_once(':').map_or((spec.as_str(), None), |(u, g)| (u, Some(g)));
+        let number = |what: &str, v: &str| v.parse::<u32>().map_err(|_| format!("--user {spec:?}: the {what} must be a number"));
+        user.set_uid(number("uid", uid)?);
+        if let Some(gid) = gid {
+            user.set_gid(number("gid", gid)?);
+        }
+    }
+    if !args.additional_gids.is_empty() {
+        user.set_additional_gids(Some(args.additional_gids.clone()));
+    }
+    p.set_user(user);
+    if !args.caps.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for name in &args.caps {
+            let cap: oci_spec::runtime::Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
+                .map_err(|_| format!("--cap {name:?}: not a capability name (e.g. CAP_KILL)"))?;
+            let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+                let mut set = set.clone().unwrap_or_default();
+                set.insert(cap);
+                Some(set)
+            };
+            caps.set_bounding(add(caps.bounding()));
+            caps.set_effective(add(caps.effective()));
+            caps.set_permitted(add(caps.permitted()));
+            if caps.inheritable().as_ref().is_some_and(|s| !s.is_empty()) {
+                caps.set_ambient(add(caps.ambient()));
+            }
+        }
+        p.set_capabilities(Some(caps));
+    }
+    if args.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if let Some(profile) = &args.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &args.process_label {
+        p.set_selinux_label(Some(label.clone()));
+    }
+    Ok(())
 }
