@@ -351,3 +351,190 @@ fn exec_into_a_sub_cgroup_is_cleaned_up_with_the_container() {
     isola.ok(&["delete", &id]);
     w.assert_clean(&id);
 }
+
+// ---------------------------------------------------------------------------------------
+// The workload's view of itself, scenario by scenario
+// ---------------------------------------------------------------------------------------
+
+/// Everything the workload can see of its setup, one `key: value` line each (sorted where the
+/// order is not meaningful): ids, cwd, umask, hostname, environment, rlimits, oom_score_adj,
+/// id maps, the status lines of privileges and signals, mounts (point, type, options), sysctls.
+const VIEW: &str = r#"
+echo "uid: $(id -u)"; echo "gid: $(id -g)"; echo "groups: $(id -G)"; echo "cwd: $(pwd)"; echo "umask: $(umask)"
+echo "hostname: $(cat /proc/sys/kernel/hostname)"; echo "domainname: $(cat /proc/sys/kernel/domainname)"
+busybox env | busybox sort | busybox sed 's/^/env: /'
+busybox sed 's/^/limit: /' /proc/self/limits
+echo "oom_score_adj: $(cat /proc/self/oom_score_adj)"
+busybox sed 's/^/uid_map: /' /proc/self/uid_map; busybox sed 's/^/gid_map: /' /proc/self/gid_map
+grep -E '^(NoNewPrivs|Seccomp|Cap(Inh|Prm|Eff|Bnd|Amb)|Sig(Blk|Ign|Cgt)):' /proc/self/status | busybox sed 's/^/status: /'
+busybox awk '{print "mount: " $5 " " $(NF-2) " " $6}' /proc/self/mountinfo | busybox sort
+echo "sysctl ip_forward: $(cat /proc/sys/net/ipv4/ip_forward)"; echo "sysctl shmmax: $(cat /proc/sys/kernel/shmmax)"
+"#;
+
+/// Differences isola makes on purpose (README, "Hardened by default"), as line prefixes of the
+/// view, with what they are; none of the scenarios below may differ anywhere else.
+const DELIBERATE: &[(&str, &str)] = &[
+    ("status: NoNewPrivs:", "noNewPrivileges is always on (no key turns it off)"),
+    ("domainname:", "isola sets runtime-spec 1.1's `domainname`; runc 1.1.5 predates it and ignores it"),
+];
+
+/// A view line as compared. Signal masks leave out 32 and 33 (glibc's own; runc's Go init
+/// leaves 32 ignored). A read-only mount's options leave out nosuid, nodev and noexec, which
+/// isola's read-only remount (readonlyPaths) always adds and runc 1.1's drops: returned as a
+/// deliberate difference when that is what made two lines differ.
+fn normalise(line: &str) -> (String, Option<&'static str>) {
+    if let Some(rest) = line.strip_prefix("status: Sig") {
+        if let Some((name, hex)) = rest.split_once(":\t") {
+            if let Ok(mask) = u64::from_str_radix(hex.trim(), 16) {
+                return (format!("status: Sig{name}:\t{:016x}", mask & !0x1_8000_0000), None);
+            }
+        }
+    }
+    if let Some(rest) = line.strip_prefix("mount: ") {
+        let fields: Vec<&str> = rest.split(' ').collect();
+        if fields.len() == 3 && fields[2].split(',').next() == Some("ro") {
+            let opts: Vec<&str> = fields[2].split(',').filter(|o| !matches!(*o, "nosuid" | "nodev" | "noexec")).collect();
+            let norm = format!("mount: {} {} {}", fields[0], fields[1], opts.join(","));
+            let why = (norm != line).then_some("a read-only path is remounted nosuid,nodev,noexec too (runc 1.1 drops the flags)");
+            return (norm, why);
+        }
+    }
+    (line.to_string(), None)
+}
+
+/// A node policy that lets runc's behaviour through where a key exists: no seccomp profile of
+/// isola's own (`default-seccomp = false`), privileged specs allowed.
+fn parity_policy(w: &World) -> PathBuf {
+    let path = w.scratch.join("parity-policy.toml");
+    std::fs::write(&path, "default-seccomp = false\nallow-privileged = true\n").unwrap();
+    path
+}
+
+/// The view of one scenario under one runtime (`run` in the foreground).
+fn view(rt: &Rt, w: &World, scenario: &str, edit: &dyn Fn(&mut Value)) -> Vec<String> {
+    let bundle = w.bundle(&format!("{}-{scenario}", rt.name), &["sh", "-c", VIEW], |c| edit(c));
+    std::fs::create_dir_all(bundle.join("rootfs/mnt")).unwrap();
+    std::fs::create_dir_all(bundle.join("rootfs/etc")).unwrap();
+    std::fs::write(bundle.join("rootfs/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n").unwrap();
+    let id = w.id(&format!("{}-{scenario}", rt.name));
+    let policy = parity_policy(w);
+    let out = if rt.name == "isola" {
+        rt.run(&["--config", policy.to_str().unwrap(), "run", "--bundle", bundle.to_str().unwrap(), &id])
+    } else {
+        rt.run(&["run", "--bundle", bundle.to_str().unwrap(), &id])
+    };
+    assert!(out.status.success(), "{} {scenario}: {}", rt.name, stderr_of(&out));
+    stdout_of(&out).lines().map(String::from).collect()
+}
+
+type Edit = Box<dyn Fn(&mut Value)>;
+
+fn view_scenarios(share: &Path) -> Vec<(&'static str, Edit)> {
+    let share = share.display().to_string();
+    vec![
+        ("default", Box::new(|_| {})),
+        ("user", Box::new(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [2000, 2001]}))),
+        ("umask", Box::new(|c| c["process"]["user"]["umask"] = json!(0o077))),
+        ("cwd", Box::new(|c| c["process"]["cwd"] = json!("/tmp"))),
+        ("env", Box::new(|c| c["process"]["env"] = json!(["PATH=/bin", "A=1", "B=two words", "EMPTY="]))),
+        ("hostname", Box::new(|c| c["hostname"] = json!("parity-host"))),
+        ("rlimits", Box::new(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 200, "soft": 100}, {"type": "RLIMIT_NPROC", "hard": 50, "soft": 40}, {"type": "RLIMIT_CORE", "hard": 0, "soft": 0}]))),
+        ("oom_score_adj", Box::new(|c| c["process"]["oomScoreAdj"] = json!(500))),
+        ("capabilities", Box::new(|c| {
+            let caps = json!(["CAP_CHOWN", "CAP_FOWNER", "CAP_KILL", "CAP_SETUID", "CAP_SETGID"]);
+            c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+        })),
+        ("ambient", Box::new(|c| {
+            let caps = json!(["CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+            c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps});
+            c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        })),
+        ("no_capabilities", Box::new(|c| c["process"]["capabilities"] = json!({}))),
+        ("capabilities_absent", Box::new(|c| {
+            c["process"].as_object_mut().unwrap().remove("capabilities");
+        })),
+        ("writable_root", Box::new(|c| c["root"]["readonly"] = json!(false))),
+        ("masked_and_readonly", Box::new(|c| {
+            c["linux"]["maskedPaths"] = json!(["/proc/kcore", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]);
+            c["linux"]["readonlyPaths"] = json!(["/proc/sys", "/proc/bus", "/tmp"]);
+        })),
+        ("sysctl", Box::new(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "4096"}))),
+        ("tmpfs_options", Box::new(|c| {
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "noexec", "size=1m", "mode=700"]}));
+        })),
+        ("bind_ro", Box::new({
+            let share = share.clone();
+            move |c| {
+                let mounts = c["mounts"].as_array_mut().unwrap();
+                mounts.push(json!({"destination": "/mnt", "type": "bind", "source": share, "options": ["rbind", "ro", "nosuid"]}));
+            }
+        })),
+        ("no_new_privs_off", Box::new(|c| c["process"]["noNewPrivileges"] = json!(false))),
+        ("user_without_passwd_entry", Box::new(|c| c["process"]["user"] = json!({"uid": 4242, "gid": 4242}))),
+        ("home_given", Box::new(|c| c["process"]["env"] = json!(["PATH=/bin", "HOME=/given"]))),
+        ("umask_022_user", Box::new(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "umask": 0o022}))),
+        ("domainname", Box::new(|c| c["domainname"] = json!("parity.example"))),
+        ("rlimits_memory", Box::new(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_MEMLOCK", "hard": 65536, "soft": 65536}, {"type": "RLIMIT_STACK", "hard": 16777216, "soft": 8388608}, {"type": "RLIMIT_AS", "hard": 1073741824, "soft": 1073741824}]))),
+        ("rlimits_files_and_signals", Box::new(|c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}, {"type": "RLIMIT_SIGPENDING", "hard": 100, "soft": 100}, {"type": "RLIMIT_MSGQUEUE", "hard": 8192, "soft": 8192}]))),
+        ("oom_score_adj_max", Box::new(|c| c["process"]["oomScoreAdj"] = json!(1000))),
+        ("bounding_only", Box::new(|c| c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL", "CAP_CHOWN"]}))),
+        ("sysctl_ipc", Box::new(|c| c["linux"]["sysctl"] = json!({"kernel.shmmax": "8192", "kernel.msgmax": "4096"}))),
+        ("tmpfs_owner", Box::new(|c| {
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["uid=1000", "gid=1000", "mode=750", "size=2m"]}));
+        })),
+        ("bind_rw", Box::new({
+            let share = share.clone();
+            move |c| {
+                let mounts = c["mounts"].as_array_mut().unwrap();
+                mounts.push(json!({"destination": "/mnt", "type": "bind", "source": share, "options": ["rbind", "rw", "nodev"]}));
+            }
+        })),
+        ("masked_file_and_dir", Box::new(|c| c["linux"]["maskedPaths"] = json!(["/proc/kcore", "/proc/timer_list", "/sys/firmware", "/proc/acpi"]))),
+        ("no_masks_no_readonly", Box::new(|c| {
+            c["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+            c["linux"]["readonlyPaths"] = json!(["/proc/sysrq-trigger"]);
+        })),
+        ("cgroup_namespace", Box::new(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"})))),
+        ("env_spaces_and_unicode", Box::new(|c| c["process"]["env"] = json!(["PATH=/bin", "X=a b  c", "Y=\u{e9}t\u{e9}"]))),
+    ]
+}
+
+#[test]
+fn the_workload_sees_the_same_setup_as_under_runc() {
+    let _serial = serial();
+    let w = World::new("parity-view");
+    let share = w.scratch.join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    let (runc, isola) = (Rt::runc(&w), Rt::isola(&w));
+    let mut failures = Vec::new();
+    let mut deliberate = Vec::new();
+    let scenarios = view_scenarios(&share);
+    for (name, edit) in &scenarios {
+        let a = view(&runc, &w, name, edit.as_ref());
+        let b = view(&isola, &w, name, edit.as_ref());
+        let norm = |v: &[String]| v.iter().map(|l| normalise(l).0).collect::<Vec<_>>();
+        let (na, nb) = (norm(&a), norm(&b));
+        for line in b.iter().filter(|l| !a.contains(l)) {
+            if let (n, Some(why)) = normalise(line) {
+                if na.contains(&n) {
+                    deliberate.push(format!("isola {line} ({why})"));
+                }
+            }
+        }
+        let only = |x: &[String], y: &[String]| x.iter().filter(|l| !y.contains(l)).cloned().collect::<Vec<_>>();
+        for (side, lines) in [("runc only", only(&na, &nb)), ("isola only", only(&nb, &na))] {
+            for line in lines {
+                match DELIBERATE.iter().find(|(prefix, _)| line.starts_with(prefix)) {
+                    Some((_, why)) => deliberate.push(format!("{side}: {line} ({why})")),
+                    None => failures.push(format!("{name}: {side}: {line}")),
+                }
+            }
+        }
+    }
+    deliberate.sort();
+    deliberate.dedup();
+    eprintln!("{} scenarios compared; deliberate differences:\n  {}", scenarios.len(), deliberate.join("\n  "));
+    assert!(failures.is_empty(), "the workload's view differs from runc's:\n  {}", failures.join("\n  "));
+}

@@ -107,17 +107,18 @@ fn executable_at(path: &str) -> Result<(), ExecutorValidationError> {
     }
 }
 
-/// Every signal (but KILL and STOP) to its default action, and an empty signal mask.
+/// Every signal (but KILL and STOP) to its default action, and an empty signal mask. The raw
+/// system call, because glibc's `sigaction` refuses the two real-time signals it keeps for
+/// itself, and an ignored one would stay ignored across exec.
 fn reset_signals() {
-    // SAFETY: sigaction and sigprocmask on this process with zeroed (default) structures; the
-    // setup process is single-threaded here and about to exec. glibc refuses its two internal
-    // real-time signals, which are at their defaults anyway.
+    // SAFETY: rt_sigaction with a zeroed kernel sigaction (handler SIG_DFL, no flags, empty
+    // mask; 8 bytes of mask as the kernel expects) and sigprocmask with an empty set, on this
+    // process, which is single-threaded here and about to exec.
     unsafe {
-        let mut default: libc::sigaction = std::mem::zeroed();
-        default.sa_sigaction = libc::SIG_DFL;
+        let default = [0u64; 4];
         for sig in 1..=libc::SIGRTMAX() {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &default, std::ptr::null_mut());
+                libc::syscall(libc::SYS_rt_sigaction, sig, default.as_ptr(), std::ptr::null_mut::<u64>(), 8usize);
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();

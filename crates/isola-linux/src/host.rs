@@ -59,6 +59,7 @@ pub fn resolve_rootfs(bundle: &Path, root: &Path) -> Result<PathBuf, LinuxError>
 }
 
 /// Opens `path` as seen from inside `rootfs` (symlinks cannot leave it: openat2 RESOLVE_IN_ROOT).
+/// Non-blocking, so a FIFO planted in the image cannot hang the runtime.
 pub fn open_in_root(rootfs: &Path, path: &Path) -> std::io::Result<fs::File> {
     let root = fs::File::open(rootfs)?;
     let rel = path.strip_prefix("/").unwrap_or(path);
@@ -66,7 +67,7 @@ pub fn open_in_root(rootfs: &Path, path: &Path) -> std::io::Result<fs::File> {
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // SAFETY: open_how is plain data; all-zero is its documented empty value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
     how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
     use std::os::fd::AsRawFd;
     // SAFETY: valid fd, NUL-terminated path, a correctly sized open_how.
@@ -160,4 +161,24 @@ pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
         return Err(std::io::Error::other(format!("grew past {max} bytes while being read")));
     }
     Ok(bytes)
+}
+
+/// The home directory of `uid` in the image's `/etc/passwd`, or `/` (what runc gives a process
+/// whose environment has no `HOME`). A missing, oversized or odd passwd file means `/`.
+pub fn home_of(rootfs: &Path, uid: u32) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = open_in_root(rootfs, Path::new("/etc/passwd"))
+        .and_then(|f| if f.metadata()?.is_file() { Ok(f) } else { Err(std::io::ErrorKind::InvalidInput.into()) })
+        .and_then(|f| f.take(1 << 20).read_to_string(&mut text));
+    if read.is_err() {
+        return "/".into();
+    }
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 7 && f[2].parse() == Ok(uid) && f[5].starts_with('/')).then(|| f[5].to_string())
+        })
+        .next()
+        .unwrap_or_else(|| "/".into())
 }

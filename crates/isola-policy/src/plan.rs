@@ -338,9 +338,19 @@ fn clamp_process(
             )));
         }
     }
-    let Some(mut c) = process.capabilities().clone() else {
-        return Ok(());
+    // A set the spec leaves out is empty, as runc makes it: libcontainer would leave it as the
+    // runtime's own (a spec without `capabilities` ran with every capability of the host,
+    // CAP_SYS_ADMIN included, and one with only a bounding set kept root's permitted set).
+    let given = process.capabilities().clone();
+    let set_of = |pick: fn(&LinuxCapabilities) -> &Option<Capabilities>| {
+        Some(given.as_ref().and_then(|g| pick(g).clone()).unwrap_or_default())
     };
+    let mut c = LinuxCapabilities::default();
+    c.set_bounding(set_of(|g| g.bounding()));
+    c.set_effective(set_of(|g| g.effective()));
+    c.set_inheritable(set_of(|g| g.inheritable()));
+    c.set_permitted(set_of(|g| g.permitted()));
+    c.set_ambient(set_of(|g| g.ambient()));
     let ceiling: HashSet<Capability> = if node.allow_privileged {
         // An operator who allows privileged containers lifts the ceiling too.
         cap_sets(&c).into_iter().flatten().collect()
@@ -556,6 +566,29 @@ mod tests {
             plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()),
             Err(PolicyError::Privileged(m)) if m.contains("mount namespace")
         ));
+    }
+
+    #[test]
+    fn capability_sets_the_spec_leaves_out_are_empty_not_the_runtimes() {
+        let mut s = spec();
+        s.process_mut().as_mut().unwrap().set_capabilities(None);
+        let plan = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap();
+        let c = plan.spec.process().as_ref().unwrap().capabilities().clone().expect("a capabilities object");
+        for set in [c.bounding(), c.effective(), c.inheritable(), c.permitted(), c.ambient()] {
+            assert_eq!(set.as_ref().map(|s| s.len()), Some(0), "{c:?}");
+        }
+        let mut s = spec();
+        let mut only_bounding = LinuxCapabilities::default();
+        only_bounding.set_bounding(Some([Capability::Kill].into()));
+        for unset in [LinuxCapabilities::set_effective, LinuxCapabilities::set_permitted, LinuxCapabilities::set_inheritable, LinuxCapabilities::set_ambient] {
+            unset(&mut only_bounding, None);
+        }
+        s.process_mut().as_mut().unwrap().set_capabilities(Some(only_bounding));
+        let plan = plan_container("c", s, Path::new("/bundle"), &NodeConfig::default(), &host()).unwrap();
+        let c = plan.spec.process().as_ref().unwrap().capabilities().clone().unwrap();
+        assert_eq!(c.bounding().as_ref().unwrap().len(), 1);
+        assert_eq!(c.effective().as_ref().map(|s| s.len()), Some(0));
+        assert_eq!(c.permitted().as_ref().map(|s| s.len()), Some(0));
     }
 
     #[test]

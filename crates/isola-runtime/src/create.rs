@@ -156,6 +156,15 @@ impl Runtime {
         // A cacheable seccomp profile is compiled (or fetched) here and installed by the
         // executor; libcontainer gets the spec without it, so it does not compile it again.
         let mut lc_spec = spec.clone();
+        // runc sets HOME at exec time when the spec has none; so does isola, in the spec
+        // libcontainer runs (planned.json keeps none: an exec as another user gets its own).
+        if matches!(workload, Workload::Linux) {
+            if let (Some(process), Some(root)) = (lc_spec.process().clone(), spec.root().as_ref()) {
+                let mut process = process;
+                default_home(&mut process, root.path());
+                lc_spec.set_process(Some(process));
+            }
+        }
         let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(profile) if seccomp::is_cacheable(profile) => {
                 let filter = seccomp::cached(profile, &self.seccomp_cache()).step(id, "seccomp")?;
@@ -207,6 +216,17 @@ impl Runtime {
 
 /// How long `start` waits for the workload to be exec'd before returning anyway.
 const START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// runc gives a process whose environment has no `HOME` the home directory of its uid in the
+/// image's `/etc/passwd`, or `/`.
+pub(crate) fn default_home(process: &mut oci_spec::runtime::Process, rootfs: &Path) {
+    let mut env = process.env().clone().unwrap_or_default();
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return;
+    }
+    env.push(format!("HOME={}", host::home_of(rootfs, process.user().uid())));
+    process.set_env(Some(env));
+}
 
 /// The compiled seccomp filter of a container, in its state dir (exec installs it too).
 pub(crate) const SECCOMP_FILE: &str = "seccomp.bpf";

@@ -69,6 +69,10 @@ impl Runtime {
                 p
             }
         };
+        let mut process = process;
+        if let Some(root) = self.planned_spec(id)?.root().as_ref() {
+            crate::create::default_home(&mut process, root.path());
+        }
         let facts = HostFacts {
             bounding: host::bounding_set().step(id, "host facts")?,
             oom_score_adj: host::oom_score_adj(),
