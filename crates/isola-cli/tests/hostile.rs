@@ -126,3 +126,31 @@ fn systemd_cgroup_without_systemd_is_one_clear_error() {
     let w = World::new("systemd");
     refused(&w, &["--systemd-cgroup", "list"], &["systemd is not running"]);
 }
+
+/// A spec without `process.capabilities` (or with only a bounding set) gets no capabilities
+/// under the default node policy: it used to run with every capability of the host,
+/// CAP_SYS_ADMIN included, because libcontainer leaves a set the spec omits as the runtime's.
+#[test]
+fn a_spec_without_capabilities_gets_none() {
+    let w = World::new("no-caps");
+    let script = "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb):' /proc/self/status";
+    for (name, edit) in [
+        ("absent", Box::new(|c: &mut serde_json::Value| {
+            c["process"].as_object_mut().unwrap().remove("capabilities");
+        }) as Box<dyn Fn(&mut serde_json::Value)>),
+        ("bounding-only", Box::new(|c: &mut serde_json::Value| c["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_KILL"]}))),
+    ] {
+        let bundle = w.bundle(name, &["sh", "-c", script], |c| edit(c));
+        let id = w.id(name);
+        let out = w.run(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+        assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+        let report = stdout_of(&out);
+        for line in report.lines().filter(|l| !l.starts_with("CapBnd")) {
+            assert!(line.ends_with("0000000000000000"), "{name}: the workload holds capabilities: {report}");
+        }
+        let bounding = report.lines().find(|l| l.starts_with("CapBnd")).unwrap();
+        let expected = if name == "absent" { "0000000000000000" } else { "0000000000000020" };
+        assert!(bounding.ends_with(expected), "{name}: {report}");
+        w.assert_clean(&id);
+    }
+}
