@@ -57,9 +57,8 @@ impl Drop for SetupLock {
     }
 }
 
-/// In a forked setup process, just before the workload runs: closes the inherited lock, so the
-/// workload (a Linux process after exec, or a wasm host that runs on in this process) does not
-/// keep it.
+/// In the wasm host, just before the guest runs: closes the inherited lock, which the host would
+/// otherwise keep for the guest's whole life. (A Linux workload's exec closes it instead.)
 pub fn release_inherited() {
     let fd = INHERITED_FD.swap(-1, Ordering::SeqCst);
     if fd >= 0 {
