@@ -177,6 +177,14 @@ fn structured(u: &mut Unstructured<'_>) -> Result<()> {
     Ok(())
 }
 
+/// A planned process has a capabilities object with all five sets present.
+fn every_set_given(p: &Process) {
+    let c = p.capabilities().as_ref().expect("a planned process always has a capabilities object");
+    for set in [c.bounding(), c.effective(), c.inheritable(), c.permitted(), c.ambient()] {
+        assert!(set.is_some(), "a capability set left to the runtime: {c:?}");
+    }
+}
+
 /// Every capability a set of sets mentions.
 fn all_caps(c: &LinuxCapabilities) -> HashSet<Capability> {
     [c.bounding(), c.effective(), c.inheritable(), c.permitted(), c.ambient()]
@@ -231,6 +239,9 @@ fn check(spec: Spec, node: &NodeConfig, host: &HostFacts) {
             assert!(adj >= host.oom_score_adj, "oomScoreAdj {adj} below the runtime's own without CAP_SYS_RESOURCE");
         }
     }
+    // Every set is spelled out: a set left out would be the runtime's own in libcontainer
+    // (every capability of the host), not an empty one.
+    every_set_given(process);
     let granted = process.capabilities().as_ref().map(all_caps).unwrap_or_default();
     assert!(granted.is_subset(&requested), "policy added capabilities: {granted:?} vs {requested:?}");
     assert!(granted.is_subset(&host.bounding), "a capability outside the host's bounding set: {granted:?}");
@@ -257,8 +268,14 @@ fn check(spec: Spec, node: &NodeConfig, host: &HostFacts) {
     } else if node.default_seccomp {
         assert!(linux.seccomp().is_some(), "no seccomp profile although the node demands one");
     }
-    assert!(linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty()));
-    assert!(linux.readonly_paths().as_ref().is_some_and(|p| !p.is_empty()));
+    // Masking needs a mount namespace; only allow-privileged admits a spec without one, and
+    // such a spec gets no masks added (libcontainer and runc refuse masks without one).
+    if linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Mount) {
+        assert!(linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty()));
+        assert!(linux.readonly_paths().as_ref().is_some_and(|p| !p.is_empty()));
+    } else {
+        assert!(node.allow_privileged, "no mount namespace without allow-privileged");
+    }
     assert!(linux.cgroups_path().is_some());
 
     let selection = selection.expect("an accepted plan had a valid selection");
@@ -324,6 +341,7 @@ fn check_exec(process: Process, node: &NodeConfig, host: &HostFacts, requested: 
     match plan_exec_process(process, node, host) {
         Ok((p, _)) => {
             assert_eq!(p.no_new_privileges(), Some(true));
+            every_set_given(&p);
             let granted = p.capabilities().as_ref().map(all_caps).unwrap_or_default();
             assert!(granted.is_subset(&exec_requested) && granted.is_subset(requested));
             assert!(granted.is_subset(&host.bounding));
