@@ -159,10 +159,8 @@ impl Runtime {
         // runc sets HOME at exec time when the spec has none; so does isola, in the spec
         // libcontainer runs (planned.json keeps none: an exec as another user gets its own).
         if matches!(workload, Workload::Linux) {
-            if let (Some(process), Some(root)) = (lc_spec.process().clone(), spec.root().as_ref()) {
-                let mut process = process;
-                default_home(&mut process, root.path());
-                lc_spec.set_process(Some(process));
+            if let (Some(process), Some(root)) = (lc_spec.process_mut(), spec.root()) {
+                default_home(process, root.path());
             }
         }
         let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {

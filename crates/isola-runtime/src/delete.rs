@@ -19,6 +19,9 @@ impl Runtime {
         if !dir.is_dir() {
             return if force { Ok(()) } else { Err(RuntimeError::new(id, "delete", "container does not exist")) };
         }
+        // An unreadable planned spec (a corrupted state file) must not leave the cgroup and its
+        // processes behind: fall back to the path policy gives a container without one.
+        let path = self.cgroup_path(id).unwrap_or_else(|_| isola_policy::plan::default_cgroups_path(id));
         match container::load(&self.lc_root(id), id) {
             Ok(mut c) => {
                 if !force && !matches!(c.status(), ContainerStatus::Stopped | ContainerStatus::Created) {
@@ -30,9 +33,7 @@ impl Runtime {
                 }
                 // libcontainer removes only the container's own cgroup directory.
                 if !matches!(c.status(), ContainerStatus::Running | ContainerStatus::Paused) && !self.systemd_cgroup {
-                    if let Ok(path) = self.cgroup_path(id) {
-                        cgroup::remove_sub_cgroups(&path);
-                    }
+                    cgroup::remove_sub_cgroups(&path);
                 }
                 if let Err(e) = c.delete(force) {
                     if !force {
@@ -47,9 +48,6 @@ impl Runtime {
             }
             Err(_) => {}
         }
-        // An unreadable planned spec (a corrupted state file) must not leave the cgroup and its
-        // processes behind: fall back to the path policy gives a container without one.
-        let path = self.cgroup_path(id).unwrap_or_else(|_| isola_policy::plan::default_cgroups_path(id));
         // A setup process orphaned by a killed create or exec must be gone before the cgroup
         // goes, or it recreates the cgroup behind us. Held until the state dir is removed.
         let _setup = setup_lock::wait_until_free(&dir, &path, self.systemd_cgroup, id, SETUP_TIMEOUT).step(id, "delete")?;

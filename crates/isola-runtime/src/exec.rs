@@ -45,6 +45,7 @@ impl Runtime {
     /// Runs the process; detached returns 0 at once, otherwise its exit code.
     pub fn exec(&self, id: &str, args: &ExecArgs) -> Result<i32, RuntimeError> {
         let dir = self.existing(id, "exec")?;
+        let planned = self.planned_spec(id)?;
         let process = match &args.process {
             Some(file) => {
                 let text = std::fs::read_to_string(file)
@@ -56,7 +57,7 @@ impl Runtime {
                 if args.args.is_empty() {
                     return Err(RuntimeError::new(id, "exec", "give --process FILE or a command to run"));
                 }
-                let mut p = self.planned_spec(id)?.process().clone().unwrap_or_default();
+                let mut p = planned.process().clone().unwrap_or_default();
                 p.set_args(Some(args.args.clone()));
                 let mut env = p.env().clone().unwrap_or_default();
                 env.extend(args.env.iter().cloned());
@@ -70,7 +71,7 @@ impl Runtime {
             }
         };
         let mut process = process;
-        if let Some(root) = self.planned_spec(id)?.root().as_ref() {
+        if let Some(root) = planned.root() {
             crate::create::default_home(&mut process, root.path());
         }
         let facts = HostFacts {

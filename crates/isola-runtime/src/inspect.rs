@@ -67,9 +67,9 @@ impl Runtime {
         };
         let resources: LinuxResources = serde_json::from_str(&text)
             .map_err(|e| RuntimeError::new(id, "update", format!("{}: {e}", resources_file.display())))?;
-        let path = self.cgroup_path(id)?;
-        // The OOM killer setting is the container's unless the update names one.
         let planned = self.planned_spec(id)?;
+        let path = crate::state::cgroup_path_of(&planned, id);
+        // The OOM killer setting is the container's unless the update names one.
         let disable_oom_killer = oom_killer_disabled(&resources)
             .or_else(|| planned.linux().as_ref().and_then(|l| l.resources().as_ref()).and_then(oom_killer_disabled))
             .unwrap_or(false);

@@ -114,12 +114,7 @@ impl Runtime {
 
     /// The cgroup path the planned spec gives.
     pub(crate) fn cgroup_path(&self, id: &str) -> Result<PathBuf, RuntimeError> {
-        let spec = self.planned_spec(id)?;
-        Ok(spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.cgroups_path().clone())
-            .unwrap_or_else(|| isola_policy::plan::default_cgroups_path(id)))
+        Ok(cgroup_path_of(&self.planned_spec(id)?, id))
     }
 
     /// IDs of every container under the root.
@@ -145,4 +140,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)?;
     drop(f);
     fs::rename(&tmp, path)
+}
+
+/// The cgroup path a planned spec gives its container.
+pub(crate) fn cgroup_path_of(spec: &oci_spec::runtime::Spec, id: &str) -> PathBuf {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_else(|| isola_policy::plan::default_cgroups_path(id))
 }
