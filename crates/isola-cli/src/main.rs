@@ -242,6 +242,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // As runc: an exec whose process could not be started exits 255, other failures 1.
+    let failure = if matches!(cli.command, Command::Exec { .. }) { 255 } else { 1 };
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
@@ -250,7 +252,7 @@ fn main() -> ExitCode {
                 tracing::error!("{msg}");
             }
             eprintln!("isola: {msg}");
-            ExitCode::from(1)
+            ExitCode::from(failure)
         }
     }
 }
@@ -314,7 +316,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Start { id } => rt.start(&id)?,
         Command::Run { opts, detach } => return Ok(rt.run(&opts.id, &create_args(&opts), detach)?),
-        Command::State { id } => println!("{}", serde_json::to_string_pretty(&rt.state(&id)?)?),
+        Command::State { id } => {
+            // As runc's `state`: the owner is left empty there (`list` shows it).
+            let state = isola_runtime::OciState { owner: String::new(), ..rt.state(&id)? };
+            println!("{}", serde_json::to_string_pretty(&state)?)
+        }
         Command::Kill { all, id, signal } => rt.kill(&id, &signal, all)?,
         Command::Delete { force, id } => rt.delete(&id, force)?,
         Command::List { format, quiet } => {

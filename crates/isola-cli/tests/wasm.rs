@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 #[test]
-fn wasm_guest_gets_args_env_cwd_and_its_exit_code() {
+fn wasm_guest_gets_args_env_and_its_exit_code_and_no_variable_it_was_not_given() {
     let w = World::new("wasm-hello");
     let id = w.id("wh");
     let b = w.wasm_bundle("b", &wasm_payload("wasm_probe"), &["hello", "a b", "c"], |c| {
@@ -17,7 +17,7 @@ fn wasm_guest_gets_args_env_cwd_and_its_exit_code() {
     });
     let out = w.run_wasm(&["run", "--bundle", b.to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
-    assert_eq!(stdout_of(&out), "hello argc=4 [a b] [c] GREETING=hi PWD=/app\n");
+    assert_eq!(stdout_of(&out), "hello argc=4 [a b] [c] GREETING=hi PWD=(null)\n");
     w.assert_no_leftovers(&id);
 }
 

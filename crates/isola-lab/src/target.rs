@@ -578,7 +578,7 @@ pub fn runtime_error(kind: Kind, r: &RunResult) -> Option<String> {
         return None;
     }
     let stderr = String::from_utf8_lossy(&r.stderr);
-    let is_trap = |l: &str| l.contains("wasm trap") || l.contains("wasm timeout") || l.contains("wasm fuel") || l.contains("wasm backtrace");
+    let is_trap = |l: &str| l.contains("wasm trap") || l.contains("wasm error") || l.contains("wasm timeout") || l.contains("wasm fuel") || l.contains("wasm backtrace");
     if stderr.lines().any(is_trap) {
         return None;
     }

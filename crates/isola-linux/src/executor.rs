@@ -57,6 +57,10 @@ impl<E: Executor + Clone + 'static> Executor for FilteredExecutor<E> {
         self.inner.validate(spec)
     }
 
+    fn prepare_privileged(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        self.inner.prepare_privileged(spec)
+    }
+
     fn setup_envs(&self, envs: HashMap<String, String>) -> Result<(), ExecutorSetEnvsError> {
         self.inner.setup_envs(envs)
     }

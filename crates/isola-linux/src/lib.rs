@@ -6,6 +6,7 @@
 pub mod cgroup;
 pub mod container;
 pub mod executor;
+pub mod guest_root;
 pub mod host;
 pub mod seccomp;
 pub mod setup_lock;

@@ -25,7 +25,9 @@
 //! # Exit codes
 //! | guest ends by | `Outcome` | exit code | stderr line (`Outcome::reason`) |
 //! |---|---|---|---|
-//! | `proc_exit(n)` / `exit(n)` | `Exited(n)` | `n` (the runtime's process exit keeps the low 8 bits) | none |
+//! | `proc_exit(n)` / `exit(n)`, n < 126 | `Exited(n)` | `n` | none |
+//! | `proc_exit(n)`, n ≥ 126 (outside WASI 0.1's range; wasmtime raises an error) | `Error(msg)` | **1**, as the wasmtime CLI | `wasm error: exit with invalid exit status outside of [0..126)` |
+//! | any other error of the host around the running guest, or a failed instantiation (e.g. initial memory above `max_memory`) | `Error(msg)` | **1**, as the wasmtime CLI | `wasm error: <msg>` |
 //! | returning from `main` / `_start` | `Exited(0)` | 0 | none |
 //! | a component's `run` returning `err`, or `wasi:cli/exit.exit(err)` | `Exited(1)` | 1 | none |
 //! | a component's `wasi:cli/exit.exit-with-code(n)` | `Exited(n)` | n | none |
@@ -38,13 +40,12 @@
 //! `timeout(1)`; 135 (128 + SIGBUS) is unused by shells, so it cannot be confused with either.
 //! A core module made into a component with wasmtime 48's preview1 adapter reports any non-zero
 //! `proc_exit` as 1 (the adapter calls `exit(err)`); run the core module to keep the exact code.
-//! A failure to instantiate (e.g. the initial memory exceeds `max_memory`) is reported as a trap.
 //!
 //! # What the guest sees
-//! - `args` exactly (args[0] included), `env` exactly (never this process's environment); when
-//!   `cwd` is set and `env` has no `PWD`, `PWD=<cwd>` is added, because that is how wasi-libc
-//!   programs learn a working directory (wasi-libc starts at `/` and has no cwd import;
-//!   components also get `wasi:cli/environment.initial-cwd`).
+//! - `args` exactly (args[0] included), `env` exactly (never this process's environment, and
+//!   no variable the caller did not give). `cwd` is a component's
+//!   `wasi:cli/environment.initial-cwd`; a WASI 0.1 module has no cwd import, and wasi-libc
+//!   starts it at `/` whatever the host does (it does not read `PWD`).
 //! - the preopened directories, read-only ones with read-only dir and file permissions; nothing
 //!   else of the host filesystem (`..` and absolute paths cannot escape a preopen).
 //! - no sockets (no TCP, UDP or name lookup), coarsened wall and monotonic clocks, and
@@ -75,7 +76,7 @@ pub use cache::{CacheOutcome, ModuleCache};
 pub use clock::{CoarseMonotonicClock, CoarseWallClock};
 pub use engine::Allocator;
 pub use error::WasmError;
-pub use sandbox::{is_wasm, Loaded, Outcome, Prepared, Sandbox, EXIT_FUEL, EXIT_HOST, EXIT_TIMEOUT, EXIT_TRAP, TIMEOUT_GRACE};
+pub use sandbox::{is_wasm, Loaded, Outcome, Prepared, Sandbox, EXIT_ERROR, EXIT_FUEL, EXIT_HOST, EXIT_TIMEOUT, EXIT_TRAP, TIMEOUT_GRACE};
 
 /// Limits and knobs of the sandbox, from annotations and node defaults (the runtime fills it).
 #[derive(Debug, Clone, PartialEq, Eq)]

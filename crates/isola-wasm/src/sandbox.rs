@@ -29,6 +29,9 @@ pub const EXIT_TRAP: i32 = 134;
 pub const EXIT_TIMEOUT: i32 = 124;
 /// Exit code of a guest that used up its fuel budget.
 pub const EXIT_FUEL: i32 = 135;
+/// Exit code of a guest run that ended in an error that is not a trap, e.g. `proc_exit(n)`
+/// with n ≥ 126, which WASI 0.1 does not allow (the wasmtime CLI exits 1 for these).
+pub const EXIT_ERROR: i32 = 1;
 /// Exit code when the host fails around the guest before it starts (as libcontainer's init
 /// failing; a guest's own `proc_exit(255)` gives the same code, the stderr line tells them apart).
 pub const EXIT_HOST: i32 = 255;
@@ -43,6 +46,9 @@ pub enum Outcome {
     Exited(i32),
     /// A wasm trap; the message is wasmtime's, e.g. `out of bounds memory access`.
     Trap(String),
+    /// An error that is not a trap, raised by the host around the running guest (e.g.
+    /// `proc_exit(255)`: "exit with invalid exit status outside of [0..126)").
+    Error(String),
     /// The wall-clock limit passed.
     Timeout { limit: Duration },
     /// The fuel budget ran out.
@@ -58,6 +64,7 @@ impl Outcome {
         match self {
             Outcome::Exited(n) => *n,
             Outcome::Trap(_) => EXIT_TRAP,
+            Outcome::Error(_) => EXIT_ERROR,
             Outcome::Timeout { .. } => EXIT_TIMEOUT,
             Outcome::FuelExhausted { .. } => EXIT_FUEL,
             Outcome::HostFailed(_) => EXIT_HOST,
@@ -69,6 +76,7 @@ impl Outcome {
         match self {
             Outcome::Exited(_) => None,
             Outcome::Trap(msg) => Some(format!("wasm trap: {msg}")),
+            Outcome::Error(msg) => Some(format!("wasm error: {msg}")),
             Outcome::Timeout { limit } => {
                 Some(format!("wasm timeout: exceeded {} ms", limit.as_millis()))
             }
@@ -341,9 +349,6 @@ impl Sandbox {
         b.envs(&guest.env);
         if let Some(cwd) = &guest.cwd {
             b.initial_cwd(cwd);
-            if !guest.env.iter().any(|(k, _)| k == "PWD") {
-                b.env("PWD", cwd);
-            }
         }
         b.wall_clock(CoarseWallClock::new(self.cfg.clock_resolution));
         b.monotonic_clock(CoarseMonotonicClock::new(self.cfg.clock_resolution));
@@ -593,7 +598,7 @@ fn classify_end(
             let msg = trap.to_string();
             Outcome::Trap(msg.strip_prefix("wasm trap: ").unwrap_or(&msg).to_string())
         }
-        None => Outcome::Trap(one_line(&err)),
+        None => Outcome::Error(one_line(&err)),
     }
 }
 

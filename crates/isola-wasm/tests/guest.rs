@@ -41,13 +41,16 @@ fn args_and_exactly_the_given_env_arrive() {
     assert!(out.contains("environ=1\n"), "{out}");
 }
 
+/// The guest's environment is the caller's list and nothing else: a cwd adds no `PWD`
+/// (wasi-libc never reads it, and the wasmtime CLI adds none). A program that is told its
+/// directory and changes to it resolves relative paths from there.
 #[test]
-fn cwd_arrives_as_pwd_and_relative_paths_resolve_after_chdir() {
+fn a_cwd_adds_no_pwd_and_relative_paths_resolve_after_chdir() {
     let (sb, tmp) = sandbox(&SandboxConfig::default());
     let root = tmp.path().join("root");
     std::fs::create_dir_all(root.join("work/dir")).unwrap();
     std::fs::write(root.join("work/dir/data.txt"), "in the cwd\n").unwrap();
-    let mut g = guest(&fixture("probe"), &["env:PWD", "cd-pwd", "read:data.txt"]);
+    let mut g = guest(&fixture("probe"), &["env:PWD", "environ", "cd-pwd", "read:data.txt"]);
     g.preopens = vec![Preopen {
         host: root,
         guest: "/".into(),
@@ -56,7 +59,11 @@ fn cwd_arrives_as_pwd_and_relative_paths_resolve_after_chdir() {
     g.cwd = Some("/work/dir".into());
     let (outcome, out, _) = run_captured(&sb, &g);
     assert_eq!(outcome, Outcome::Exited(0));
-    assert!(out.contains("PWD=/work/dir\n"), "{out}");
+    assert!(out.contains("PWD unset\n"), "{out}");
+    assert!(out.contains("environ=0\n"), "{out}");
+    g.env = vec![("PWD".into(), "/work/dir".into())];
+    let (outcome, out, _) = run_captured(&sb, &g);
+    assert_eq!(outcome, Outcome::Exited(0));
     assert!(out.contains("chdir=0 cwd=/work/dir\n"), "{out}");
     assert!(out.contains("read data.txt ok in the cwd\n"), "{out}");
 }

@@ -581,15 +581,8 @@ pub(crate) fn default_allow_devices() -> Vec<LinuxDeviceCgroup> {
             .access("m")
             .build()
             .unwrap(),
-        // /dev/console
-        LinuxDeviceCgroupBuilder::default()
-            .allow(true)
-            .typ(LinuxDeviceType::C)
-            .major(5)
-            .minor(1)
-            .access("rwm")
-            .build()
-            .unwrap(),
+        // isola patch: no /dev/console (5:1), the host's console, as runc 1.1's default list;
+        // a container's console is its pty (136:*).
         // /dev/pts
         LinuxDeviceCgroupBuilder::default()
             .allow(true)

@@ -382,6 +382,11 @@ pub fn lookup_map_binaries(
     if uid_mappings_len <= 1 && gid_mappings_len <= 1 {
         return Ok(None);
     }
+    // isola patch: a privileged runtime (root in the initial user namespace) writes any
+    // number of mappings itself, as runc does; the helpers are for rootless callers.
+    if nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
 
     let uidmap = lookup_map_binary("newuidmap")?;
     let gidmap = lookup_map_binary("newgidmap")?;
@@ -408,19 +413,21 @@ fn write_id_mapping(
 ) -> std::result::Result<(), MappingError> {
     tracing::debug!("Write ID mapping: {:?}", mappings);
 
-    match mappings.len() {
-        0 => return Err(MappingError::NoIDMapping),
-        1 => {
-            let mapping = mappings
-                .first()
-                .and_then(|m| format!("{} {} {}", m.container_id(), m.host_id(), m.size()).into())
-                .unwrap();
+    match (mappings.len(), map_binary) {
+        (0, _) => return Err(MappingError::NoIDMapping),
+        // isola patch: without a helper (one mapping, or a privileged runtime), all the
+        // mappings are written at once, one line each.
+        (_, None) => {
+            let mapping: String = mappings
+                .iter()
+                .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+                .collect();
             std::fs::write(map_file, &mapping).map_err(|err| {
                 tracing::error!(?err, ?map_file, ?mapping, "failed to write uid/gid mapping");
                 MappingError::WriteIDMapping(err)
             })?;
         }
-        _ => {
+        (_, Some(map_binary)) => {
             let args: Vec<String> = mappings
                 .iter()
                 .flat_map(|m| {
@@ -432,10 +439,7 @@ fn write_id_mapping(
                 })
                 .collect();
 
-            // we can be certain here that map_binary will not be None,
-            // as in the lookup_map_binaries function, we return error
-            // if there are mappings.len() > 1 and binaries are not present
-            Command::new(map_binary.unwrap())
+            Command::new(map_binary)
                 .arg(pid.to_string())
                 .args(args)
                 .output()

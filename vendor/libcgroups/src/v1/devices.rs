@@ -14,6 +14,11 @@ impl Controller for Devices {
     fn apply(controller_opt: &ControllerOpt, cgroup_root: &Path) -> Result<(), Self::Error> {
         tracing::debug!("Apply Devices cgroup config");
 
+        // isola patch: start from "deny all", as runc and the v2 controller do; upstream
+        // started from the cgroup's "a *:* rwm", so a spec without device rules (or one not
+        // beginning with a deny-all) left every device allowed.
+        common::write_cgroup_file_str(cgroup_root.join("devices.deny"), "a")?;
+
         if let Some(devices) = controller_opt.resources.devices().as_ref() {
             for d in devices {
                 Self::apply_device(d, cgroup_root)?;

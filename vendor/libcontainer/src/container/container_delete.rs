@@ -101,10 +101,13 @@ impl Container {
                     // isola patch: the runtime spec says a failing poststop hook is logged as
                     // a warning and the remaining hooks and the delete go on (runc does so).
                     if let Some(hooks) = config.hooks.as_ref() {
+                        // isola patch: the process is gone; the state has no pid (runc's).
+                        let mut state = self.state.clone();
+                        state.pid = None;
                         for hook in hooks.poststop().iter().flatten() {
                             if let Err(err) = hooks::run_hooks(
                                 Some(&vec![hook.clone()]),
-                                Some(&self.state),
+                                Some(&state),
                                 None,
                                 None,
                                 None,

@@ -41,6 +41,7 @@ impl Container {
         cmanager.freeze(FreezerState::Frozen)?;
 
         tracing::debug!("saving paused status");
+        self.state.paused_while_created = self.status() == ContainerStatus::Created;
         self.set_status(ContainerStatus::Paused).save()?;
 
         tracing::debug!("container {} paused", self.id());

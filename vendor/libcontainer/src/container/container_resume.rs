@@ -42,8 +42,14 @@ impl Container {
         // resume the frozen container
         cmanager.freeze(FreezerState::Thawed)?;
 
-        tracing::debug!("saving running status");
-        self.set_status(ContainerStatus::Running).save()?;
+        // isola patch: a container paused before its start is created again, not running.
+        let status = if std::mem::take(&mut self.state.paused_while_created) {
+            ContainerStatus::Created
+        } else {
+            ContainerStatus::Running
+        };
+        tracing::debug!(?status, "saving resumed status");
+        self.set_status(status).save()?;
 
         tracing::debug!("container {} resumed", self.id());
         Ok(())

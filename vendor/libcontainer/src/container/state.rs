@@ -50,7 +50,8 @@ impl ContainerStatus {
     }
 
     pub fn can_pause(&self) -> bool {
-        matches!(self, ContainerStatus::Running)
+        // isola patch: a created container can be paused too, as under runc.
+        matches!(self, ContainerStatus::Created | ContainerStatus::Running)
     }
 
     pub fn can_resume(&self) -> bool {
@@ -136,6 +137,10 @@ pub struct State {
     /// gave libcontainer a different directory to read the config from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_bundle: Option<PathBuf>,
+    /// isola patch: the container was paused before it was started (runc allows pausing a
+    /// created container); `resume` returns it to `created`, not `running`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused_while_created: bool,
 }
 
 impl State {
@@ -161,6 +166,7 @@ impl State {
             intel_rdt_dir: None,
             intel_rdt_monitoring_dir: None,
             reported_bundle: None,
+            paused_while_created: false,
         }
     }
 

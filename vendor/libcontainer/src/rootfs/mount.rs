@@ -388,8 +388,14 @@ impl Mount {
             subsystem_name.into()
         };
 
+        // isola patch: a read-only cgroup mount in the spec makes each subsystem read-only (a
+        // container must not write its own limits); upstream mounted them read-write.
+        let mut flags = MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        if cgroup_mount_is_readonly(cgroup_mount) {
+            flags |= MsFlags::MS_RDONLY;
+        }
         let mount_options_config = MountOptionConfig {
-            flags: MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            flags,
             data: vec![data.into_owned()],
             rec_attr: None,
         };
@@ -450,7 +456,8 @@ impl Mount {
                 )
                 .typ("bind")
                 .options(
-                    ["rw", "rbind"]
+                    // isola patch: read-only when the spec's cgroup mount is (see above).
+                    [if cgroup_mount_is_readonly(cgroup_mount) { "ro" } else { "rw" }, "rbind", "nosuid", "nodev", "noexec"]
                         .iter()
                         .map(|o| o.to_string())
                         .collect::<Vec<String>>(),
@@ -1621,4 +1628,10 @@ mod tests {
 
         Ok(())
     }
+}
+
+/// isola patch: whether the spec's cgroup mount asks for read-only (`ro`).
+#[cfg(feature = "v1")]
+fn cgroup_mount_is_readonly(cgroup_mount: &SpecMount) -> bool {
+    cgroup_mount.options().iter().flatten().any(|o| o == "ro")
 }

@@ -72,6 +72,15 @@ pub trait Executor: CloneBoxExecutor {
     /// runs before waiting for the container start signal.
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError>;
 
+    /// isola patch: runs in a new container's init once its root, mounts, masked and
+    /// read-only paths and sysctls are set up, while it still holds its privileges (before
+    /// capabilities are dropped): the place for an executor to build what only a privileged
+    /// process can (isola's wasm host builds its guest's view of the filesystem here). Not
+    /// called for `exec`.
+    fn prepare_privileged(&self, _spec: &Spec) -> Result<(), ExecutorError> {
+        Ok(())
+    }
+
     /// Set environment variables for the container process to be executed.
     /// This step runs after the container init process is created, entered
     /// into the correct namespace and cgroups, and pivot_root into the rootfs.

@@ -79,7 +79,16 @@ pub fn container_init_process(
         let _ = prctl::set_no_new_privileges(true);
     }
 
+    // isola patch: the init's pid as the runtime sees it, for the state handed to the
+    // createContainer and startContainer hooks (runc gives it). Read before pivot_root, while
+    // /proc is still the runtime's.
+    let mut runtime_pid: Option<unistd::Pid> = None;
+
     if matches!(args.container_type, ContainerType::InitContainer) {
+        runtime_pid = fs::read_link("/proc/self")
+            .ok()
+            .and_then(|p| p.to_str()?.parse::<i32>().ok())
+            .map(unistd::Pid::from_raw);
         let in_user_ns = utils::is_in_new_userns().map_err(InitProcessError::Io)?;
         let bind_service = ctx.ns.get(LinuxNamespaceType::User)?.is_some() || in_user_ns;
         let rootfs = RootFS::new();
@@ -108,7 +117,7 @@ pub fn container_init_process(
                 hooks.create_container().as_ref(),
                 ctx.container.map(|c| &c.state),
                 None,
-                None,
+                runtime_pid,
                 None,
             )
             .map_err(|err| {
@@ -241,6 +250,12 @@ pub fn container_init_process(
                 err
             })?;
         }
+
+        // isola patch: the executor's privileged preparation (see `Executor::prepare_privileged`).
+        args.executor.prepare_privileged(ctx.spec).map_err(|err| {
+            tracing::error!(?err, "failed to prepare the workload");
+            err
+        })?;
     }
 
     let cwd = format!("{}", ctx.process.cwd().display());
@@ -460,11 +475,18 @@ pub fn container_init_process(
     // before pivot_root is called. This runs in the container namespaces.
     if matches!(args.container_type, ContainerType::InitContainer) {
         if let Some(hooks) = ctx.hooks {
+            // isola patch: the state says `created` (the user process is not started yet),
+            // with the init's pid, as runc's.
+            let state = ctx.container.map(|c| {
+                let mut state = c.state.clone();
+                state.status = crate::container::ContainerStatus::Created;
+                state
+            });
             hooks::run_hooks(
                 hooks.start_container().as_ref(),
-                ctx.container.map(|c| &c.state),
+                state.as_ref(),
                 None,
-                None,
+                runtime_pid,
                 Some(&start_container_env),
             )
             .map_err(|err| {
