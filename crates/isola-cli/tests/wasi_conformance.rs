@@ -225,3 +225,21 @@ fn the_guest_root_keeps_mount_flags_masks_and_hides_every_pseudo_filesystem() {
         let _ = w.run(&["delete", "--force", &id]);
     }
 }
+
+/// The guest's root is built with mounts, so a wasm container must have a mount namespace of
+/// its own (even where the node policy lets a Linux container go without): one clear error.
+#[test]
+fn a_wasm_container_without_its_own_mount_namespace_is_refused() {
+    let w = World::new("wasi-no-mount-ns");
+    let policy = w.scratch.join("privileged.toml");
+    let cache = w.scratch.join("module-cache");
+    std::fs::write(&policy, format!("allow-privileged = true\n[wasm]\nmodule-cache = \"{}\"\n", cache.display())).unwrap();
+    let bundle = w.wasm_bundle("b", &wasm_payload("wasi_conformance"), &["args"], |c| {
+        c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}]);
+        c["linux"].as_object_mut().unwrap().remove("maskedPaths");
+        c["linux"].as_object_mut().unwrap().remove("readonlyPaths");
+    });
+    let id = w.id("b");
+    w.refused("wasm without a mount namespace", &["--config", policy.to_str().unwrap(), "create", "--bundle", bundle.to_str().unwrap(), &id], &["wasm container needs a new mount namespace"]);
+    w.assert_clean(&id);
+}

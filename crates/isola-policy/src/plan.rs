@@ -147,6 +147,12 @@ pub fn plan_container(
     }
     let mode = selection.resolve(|| host.entrypoint_is_wasm);
     let wasm = if mode == Mode::Wasm {
+        let new_mount_ns = linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Mount && n.path().is_none());
+        if !new_mount_ns {
+            return Err(PolicyError::Invalid(
+                "a wasm container needs a new mount namespace of its own (the guest's root is built in it)".into(),
+            ));
+        }
         let annotations = spec.annotations().clone().unwrap_or_default();
         let memory_limit = spec
             .linux()

@@ -16,7 +16,7 @@ use isola_linux::libcontainer::workload::{Executor, ExecutorError, ExecutorValid
 use isola_linux::seccomp::{self, CompiledFilter};
 use isola_policy::WasmPlan;
 use isola_wasm::{CompileLimits, Guest, GuestStdio, Loaded, ModuleCache, Preopen, Sandbox, SandboxConfig};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 /// The engine for a container's wasm settings. `cpus` is the container's CPU limit (its
 /// quota over its period), which lowers the compiler's threads.
@@ -82,8 +82,17 @@ impl Executor for WasmExecutor {
         Ok(())
     }
 
-    /// Builds the guest's `/` (see `isola_linux::guest_root`) while the init is privileged.
-    fn prepare_privileged(&self, _spec: &Spec) -> Result<(), ExecutorError> {
+    /// Builds the guest's `/` (see `isola_linux::guest_root`) while the init is privileged. Its
+    /// bind mounts must stay in the container's own mount namespace, never the host's.
+    fn prepare_privileged(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        let own_mount_ns = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount && n.path().is_none()));
+        if !own_mount_ns {
+            return Err(ExecutorError::Other("a wasm container needs a new mount namespace of its own (the guest's root is built in it)".into()));
+        }
         guest_root::build().map(|_| ()).map_err(|e| ExecutorError::Other(format!("building the wasm guest's root: {e}")))
     }
 }
