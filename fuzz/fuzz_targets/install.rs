@@ -14,7 +14,9 @@ use libfuzzer_sys::fuzz_target;
 
 const BIN: &str = "/usr/local/bin/isola";
 const ROOT: &str = "/run/isola";
-const CRI: &str = "io.containerd.grpc.v1.cri";
+/// The CRI runtimes' plugin of a version 2 (containerd 1.x) and a version 3 (2.x) config.
+const CRI_V2: &str = "io.containerd.grpc.v1.cri";
+const CRI_V3: &str = "io.containerd.cri.v1.runtime";
 
 fuzz_target!(|data: &[u8]| {
     let Some((which, rest)) = data.split_first() else { return };
@@ -33,9 +35,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(t) => t,
         Err(e) => panic!("configure wrote unparsable TOML: {e}\n--- in\n{text}\n--- out\n{out}"),
     };
-    assert_eq!(after.get("version").and_then(|v| v.as_integer()), Some(2));
+    let version = after.get("version").and_then(|v| v.as_integer());
+    assert!(matches!(version, Some(2 | 3)), "version {version:?} written");
+    assert_eq!(version, before.get("version").and_then(|v| v.as_integer()).or(Some(2)), "the version is kept");
+    let cri = if version == Some(3) { CRI_V3 } else { CRI_V2 };
     let runtimes = |t: &toml::Table| -> Option<toml::Table> {
-        t.get("plugins")?.get(CRI)?.get("containerd")?.get("runtimes")?.as_table().cloned()
+        t.get("plugins")?.get(cri)?.get("containerd")?.get("runtimes")?.as_table().cloned()
     };
     let h = runtimes(&after).and_then(|r| r.get(handler).cloned()).expect("the handler table is there");
     assert_eq!(h["runtime_type"].as_str(), Some("io.containerd.runc.v2"));
@@ -55,8 +60,8 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Every value outside the handler's table is kept.
-    let mut want = leaves(&before, handler);
-    let got = leaves(&after, handler);
+    let mut want = leaves(&before, cri, handler);
+    let got = leaves(&after, cri, handler);
     if before.is_empty() {
         want.insert(format!("{:?}", ["version"]), format!("{:?}", toml::Value::Integer(2)));
     }
@@ -82,16 +87,16 @@ fuzz_target!(|data: &[u8]| {
 
 /// Every non-table value by its dotted path, minus the handler's table.
 /// Values are compared by their `Debug` text, so that `nan` equals `nan`.
-fn leaves(t: &toml::Table, handler: &str) -> BTreeMap<String, String> {
-    fn walk(prefix: &mut Vec<String>, t: &toml::Table, handler: &str, out: &mut BTreeMap<String, String>) {
+fn leaves(t: &toml::Table, cri: &str, handler: &str) -> BTreeMap<String, String> {
+    fn walk(prefix: &mut Vec<String>, t: &toml::Table, cri: &str, handler: &str, out: &mut BTreeMap<String, String>) {
         for (k, v) in t {
             prefix.push(k.clone());
             let is_handler = prefix.len() == 5
-                && prefix[..4] == ["plugins", CRI, "containerd", "runtimes"].map(String::from)
+                && prefix[..4] == ["plugins", cri, "containerd", "runtimes"].map(String::from)
                 && k == handler;
             if !is_handler {
                 match v {
-                    toml::Value::Table(child) => walk(prefix, child, handler, out),
+                    toml::Value::Table(child) => walk(prefix, child, cri, handler, out),
                     other => {
                         out.insert(format!("{prefix:?}"), format!("{other:?}"));
                     }
@@ -101,6 +106,6 @@ fn leaves(t: &toml::Table, handler: &str) -> BTreeMap<String, String> {
         }
     }
     let mut out = BTreeMap::new();
-    walk(&mut Vec::new(), t, handler, &mut out);
+    walk(&mut Vec::new(), t, cri, handler, &mut out);
     out
 }

@@ -1,5 +1,6 @@
-//! `isola install`: adds the `isola` runtime handler to a node's containerd config (version 2),
-//! editing the TOML in place so comments and layout survive, idempotently, with a backup.
+//! `isola install`: adds the `isola` runtime handler to a node's containerd config (version 2,
+//! containerd 1.6 and 1.7; version 3, containerd 2.x), editing the TOML in place so comments and
+//! layout survive, idempotently, with a backup.
 //! It must never leave a half-written or unparsable config, and never restarts containerd itself.
 //!
 //! ```no_run
@@ -21,14 +22,17 @@ pub const DEFAULT_HANDLER: &str = "isola";
 pub const DEFAULT_RUNTIME_ROOT: &str = "/run/isola";
 /// Pod and container annotations containerd passes through to isola (they choose wasm and its limits).
 pub const PASSED_ANNOTATIONS: [&str; 3] = ["module.wasm.image/*", "run.oci.handler", "io.isola.*"];
-const CRI_PLUGIN: &str = "io.containerd.grpc.v1.cri";
+/// Where the CRI runtimes live: containerd 1.x's CRI plugin (config version 2), and containerd
+/// 2.x's CRI runtime plugin (version 3).
+const CRI_PLUGIN_V2: &str = "io.containerd.grpc.v1.cri";
+const CRI_PLUGIN_V3: &str = "io.containerd.cri.v1.runtime";
 const RUNC_SHIM: &str = "io.containerd.runc.v2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     #[error("{path}: cannot parse as TOML, left untouched: {reason}")]
     Parse { path: PathBuf, reason: String },
-    #[error("{path}: {reason}; left untouched (isola install edits containerd `version = 2` configs only)")]
+    #[error("{path}: {reason}; left untouched (isola install edits containerd `version = 2` and `version = 3` configs)")]
     Version { path: PathBuf, reason: String },
     #[error("{path}: `{key}` is not a [table] section (a value or an inline table); left untouched")]
     NotATable { path: PathBuf, key: String },
@@ -188,9 +192,11 @@ pub fn configure(path: &Path, text: &str, handler: &str, binary: &Path, runtime_
         .parse()
         .map_err(|e: toml_edit::TomlError| InstallError::Parse { path: path.to_owned(), reason: one_line(&e.to_string()) })?;
     let version_err = |reason: String| InstallError::Version { path: path.to_owned(), reason };
-    match doc.get("version") {
+    // A new or empty file is written as version 2, which containerd 1.6 to 2.x all read.
+    let cri_plugin = match doc.get("version") {
         None if doc.as_table().is_empty() => {
             doc.insert("version", toml_edit::value(2));
+            CRI_PLUGIN_V2
         }
         None => {
             return Err(version_err(
@@ -198,17 +204,17 @@ pub fn configure(path: &Path, text: &str, handler: &str, binary: &Path, runtime_
             ))
         }
         Some(v) => match v.as_integer() {
-            Some(2) => {}
+            Some(2) => CRI_PLUGIN_V2,
+            Some(3) => CRI_PLUGIN_V3,
             Some(1) => return Err(version_err("`version = 1`; convert it to `version = 2` first".into())),
-            Some(3) => return Err(version_err("`version = 3` is containerd 2.x's layout, not supported yet".into())),
             // one_line: `version` may be a table or a multi-line string (found by fuzz/install).
             _ => return Err(version_err(format!("unexpected `version = {}`", one_line(&v.to_string())))),
         },
-    }
+    };
     // containerd's systemd cgroup setting for runc, mirrored so both runtimes agree with the kubelet.
     let systemd_cgroup = doc
         .get("plugins")
-        .and_then(|p| p.get(CRI_PLUGIN))
+        .and_then(|p| p.get(cri_plugin))
         .and_then(|p| p.get("containerd"))
         .and_then(|p| p.get("runtimes"))
         .and_then(|p| p.get("runc"))
@@ -218,7 +224,7 @@ pub fn configure(path: &Path, text: &str, handler: &str, binary: &Path, runtime_
     let mut next_position = max_position(doc.as_table()) + 1;
     let mut table = doc.as_table_mut();
     let mut key_path = String::new();
-    for key in ["plugins", CRI_PLUGIN, "containerd", "runtimes", handler, "options"] {
+    for key in ["plugins", cri_plugin, "containerd", "runtimes", handler, "options"] {
         key_path.push_str(&if key_path.is_empty() {
             key.to_owned()
         } else if key.contains('.') {

@@ -16,8 +16,13 @@ impl Controller for Devices {
 
         // isola patch: start from "deny all", as runc and the v2 controller do; upstream
         // started from the cgroup's "a *:* rwm", so a spec without device rules (or one not
-        // beginning with a deny-all) left every device allowed.
-        common::write_cgroup_file_str(cgroup_root.join("devices.deny"), "a")?;
+        // beginning with a deny-all) left every device allowed. Only while the cgroup still
+        // allows everything (a new one): an `update` of a configured cgroup must not close
+        // every device for a moment under a running workload.
+        let current = std::fs::read_to_string(cgroup_root.join("devices.list")).unwrap_or_default();
+        if current.lines().any(|l| l.trim() == "a *:* rwm") {
+            common::write_cgroup_file_str(cgroup_root.join("devices.deny"), "a")?;
+        }
 
         if let Some(devices) = controller_opt.resources.devices().as_ref() {
             for d in devices {
