@@ -10,7 +10,7 @@ use std::fs::File;
 use std::path::Path;
 
 use arbitrary::Unstructured;
-use isola_wasm::{Guest, GuestStdio, ModuleCache, Outcome, Sandbox, SandboxConfig, EXIT_FUEL, EXIT_TRAP};
+use isola_wasm::{Guest, GuestStdio, ModuleCache, Outcome, Sandbox, SandboxConfig, EXIT_ERROR, EXIT_FUEL, EXIT_TRAP};
 use libfuzzer_sys::fuzz_target;
 use wasm_encoder::{ExportKind, ExportSection, Section};
 
@@ -53,6 +53,11 @@ fn run(sandbox: &Sandbox, bytes: Vec<u8>) {
         Outcome::Exited(n) => assert_eq!(outcome.exit_code(), *n),
         Outcome::Trap(msg) => {
             assert_eq!(outcome.exit_code(), EXIT_TRAP);
+            assert!(!msg.is_empty());
+        }
+        // An error that is not a trap (e.g. instantiation over the memory limit).
+        Outcome::Error(msg) => {
+            assert_eq!(outcome.exit_code(), EXIT_ERROR);
             assert!(!msg.is_empty());
         }
         Outcome::FuelExhausted { budget } => {
