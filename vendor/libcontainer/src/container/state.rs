@@ -173,13 +173,14 @@ impl State {
     #[instrument(level = "trace")]
     pub fn save(&self, container_root: &Path) -> Result<()> {
         let state_file_path = Self::file_path(container_root);
+        // isola patch: written to a temporary file and renamed over the old one, so a reader
+        // (`state` while `start` saves) never sees a truncated, empty file. runc does the same.
+        let tmp_path = container_root.join(format!(".{}.{}", Self::STATE_FILE_PATH, std::process::id()));
         let file = fs::OpenOptions::new()
-            .read(true)
             .write(true)
-            .append(false)
             .create(true)
             .truncate(true)
-            .open(&state_file_path)
+            .open(&tmp_path)
             .map_err(|err| {
                 tracing::error!(
                     state_file_path = ?state_file_path,
@@ -192,30 +193,38 @@ impl State {
                 }
             })?;
         let mut writer = BufWriter::new(file);
-        serde_json::to_writer(&mut writer, self).map_err(|err| {
-            tracing::error!(
-                ?state_file_path,
-                %err,
-                "failed to parse container state file",
-            );
-            StateError::ParseStateFile {
-                state_file_path: state_file_path.to_owned(),
-                source: err,
-            }
-        })?;
-        writer.flush().map_err(|err| {
-            tracing::error!(
-                ?state_file_path,
-                %err,
-                "failed to write container state file",
-            );
-            StateError::WriteStateFile {
-                state_file_path: state_file_path.to_owned(),
-                source: err,
-            }
-        })?;
-
-        Ok(())
+        let written = serde_json::to_writer(&mut writer, self)
+            .map_err(|err| {
+                tracing::error!(
+                    ?state_file_path,
+                    %err,
+                    "failed to parse container state file",
+                );
+                StateError::ParseStateFile {
+                    state_file_path: state_file_path.to_owned(),
+                    source: err,
+                }
+            })
+            .and_then(|_| {
+                writer
+                    .flush()
+                    .and_then(|_| fs::rename(&tmp_path, &state_file_path))
+                    .map_err(|err| {
+                        tracing::error!(
+                            ?state_file_path,
+                            %err,
+                            "failed to write container state file",
+                        );
+                        StateError::WriteStateFile {
+                            state_file_path: state_file_path.to_owned(),
+                            source: err,
+                        }
+                    })
+            });
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp_path);
+        }
+        written
     }
 
     pub fn load(container_root: &Path) -> Result<Self> {
