@@ -43,6 +43,15 @@ fn handler_settings(text: &str, handler: &str) -> toml::Table {
     doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"][handler].as_table().unwrap().clone()
 }
 
+/// The handler as `install` writes it with the default options.
+fn assert_default_handler(h: &toml::Table) {
+    assert_eq!(h["runtime_type"].as_str(), Some("io.containerd.runc.v2"));
+    assert_eq!(strings(&h["pod_annotations"]), ["module.wasm.image/*", "run.oci.handler", "io.isola.*"]);
+    assert_eq!(strings(&h["container_annotations"]), ["module.wasm.image/*", "run.oci.handler", "io.isola.*"]);
+    assert_eq!(h["options"]["BinaryName"].as_str(), Some("/usr/local/bin/isola"));
+    assert_eq!(h["options"]["Root"].as_str(), Some("/run/isola"));
+}
+
 fn strings(v: &toml::Value) -> Vec<&str> {
     v.as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect()
 }
@@ -58,11 +67,7 @@ fn missing_or_empty_file_becomes_a_version_2_config_with_only_the_handler() {
     assert_eq!(doc["version"].as_integer(), Some(2));
     assert_eq!(doc.len(), 2, "version and plugins only: {text}");
     let h = handler_settings(&text, "isola");
-    assert_eq!(h["runtime_type"].as_str(), Some("io.containerd.runc.v2"));
-    assert_eq!(strings(&h["pod_annotations"]), ["module.wasm.image/*", "run.oci.handler", "io.isola.*"]);
-    assert_eq!(strings(&h["container_annotations"]), ["module.wasm.image/*", "run.oci.handler", "io.isola.*"]);
-    assert_eq!(h["options"]["BinaryName"].as_str(), Some("/usr/local/bin/isola"));
-    assert_eq!(h["options"]["Root"].as_str(), Some("/run/isola"));
+    assert_default_handler(&h);
     assert_eq!(std::fs::metadata(&missing).unwrap().permissions().mode() & 0o777, 0o644);
 
     let empty = dir.path().join("empty.toml");
@@ -304,11 +309,7 @@ fn a_containerd_2_config_gets_the_handler_in_its_cri_runtime_plugin() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with(CONTAINERD_2), "every byte of the old config kept, the handler after it:\n{text}");
     let h = handler_settings_v3(&text, "isola");
-    assert_eq!(h["runtime_type"].as_str(), Some("io.containerd.runc.v2"));
-    assert_eq!(strings(&h["pod_annotations"]), ["module.wasm.image/*", "run.oci.handler", "io.isola.*"]);
-    assert_eq!(strings(&h["container_annotations"]), ["module.wasm.image/*", "run.oci.handler", "io.isola.*"]);
-    assert_eq!(h["options"]["BinaryName"].as_str(), Some("/usr/local/bin/isola"));
-    assert_eq!(h["options"]["Root"].as_str(), Some("/run/isola"));
+    assert_default_handler(&h);
     assert_eq!(h["options"]["SystemdCgroup"].as_bool(), Some(true), "the runc handler's cgroup driver, mirrored");
     let doc: toml::Table = toml::from_str(&text).unwrap();
     assert_eq!(doc["version"].as_integer(), Some(3), "still a version 3 config");

@@ -81,14 +81,16 @@ pub fn container_init_process(
 
     // isola patch: the init's pid as the runtime sees it, for the state handed to the
     // createContainer and startContainer hooks (runc gives it). Read before pivot_root, while
-    // /proc is still the runtime's.
+    // /proc is still the runtime's, and only when there are hooks (not on every start).
     let mut runtime_pid: Option<unistd::Pid> = None;
 
     if matches!(args.container_type, ContainerType::InitContainer) {
-        runtime_pid = fs::read_link("/proc/self")
-            .ok()
-            .and_then(|p| p.to_str()?.parse::<i32>().ok())
-            .map(unistd::Pid::from_raw);
+        if ctx.hooks.is_some() {
+            runtime_pid = fs::read_link("/proc/self")
+                .ok()
+                .and_then(|p| p.to_str()?.parse::<i32>().ok())
+                .map(unistd::Pid::from_raw);
+        }
         let in_user_ns = utils::is_in_new_userns().map_err(InitProcessError::Io)?;
         let bind_service = ctx.ns.get(LinuxNamespaceType::User)?.is_some() || in_user_ns;
         let rootfs = RootFS::new();
