@@ -70,7 +70,9 @@ fn under_wasmtime(w: &World, module: &Path, name: &str, args: &[&str]) -> (Strin
     make_root(&rootfs);
     // The container's /tmp is a tmpfs of its own: here a directory on a tmpfs (/dev/shm), so
     // that a rename or link between it and the root crosses filesystems under both.
-    let tmp = Path::new("/dev/shm").join(format!("isola-wasi-conformance-{}-{name}", std::process::id()));
+    // Named after the module too: the module and component tests run in parallel.
+    let stem = module.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = Path::new("/dev/shm").join(format!("isola-wasi-conformance-{}-{stem}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
     let mut cmd = Command::new(wasmtime_cli());
