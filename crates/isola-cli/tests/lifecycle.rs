@@ -137,7 +137,7 @@ fn exec_ps_pause_resume_update_and_list() {
     std::fs::write(&res, r#"{"pids": {"limit": 77}}"#).unwrap();
     let out = w.run(&["update", "--resources", res.to_str().unwrap(), &id]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let max = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/isola/{id}/pids.max")).unwrap();
+    let max = std::fs::read_to_string(common::cgroup_dir(&id, "pids").join("pids.max")).unwrap();
     assert_eq!(max.trim(), "77");
 
     let list = w.run(&["list", "--format", "json"]);
@@ -221,7 +221,7 @@ fn delete_force_cleans_up_after_a_create_killed_half_way() {
         if delay_ms >= 300 {
             // By now create is inside the hook: state claimed and cgroup made.
             assert!(w.root.join(&id).exists(), "create claimed its state dir");
-            assert!(std::path::Path::new(&format!("/sys/fs/cgroup/pids/isola/{id}")).exists(), "cgroup made");
+            assert!(common::cgroup_dir(&id, "pids").exists(), "cgroup made");
         }
         let _ = child.kill();
         let _ = child.wait();

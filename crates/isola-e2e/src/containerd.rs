@@ -25,8 +25,12 @@ pub struct Layout {
     pub network: String,
     /// Linux bridge the CNI bridge plugin creates (15 characters at most).
     pub bridge: String,
-    /// First path component of every pod's `cgroup_parent`.
+    /// First path component of every pod's `cgroup_parent` (cgroupfs driver), or the systemd
+    /// slice every pod's slice nests in (`NAME.slice`, systemd driver).
     pub cgroup_root: String,
+    /// The systemd cgroup driver (`SystemdCgroup = true`, as kubeadm sets it on cgroup v2
+    /// nodes): chosen by `ISOLA_E2E_CGROUP_DRIVER=systemd` (the VM suite `cri`).
+    pub systemd: bool,
     /// containerd namespace of `ctr run` (the CRI uses `k8s.io`).
     pub ctr_namespace: String,
 }
@@ -34,6 +38,7 @@ pub struct Layout {
 impl Layout {
     /// The layout of the run of process `pid` rooted at `root`.
     pub fn new(root: &Path, pid: u32) -> Self {
+        let systemd = std::env::var("ISOLA_E2E_CGROUP_DRIVER").is_ok_and(|v| v == "systemd");
         Self {
             root: root.to_path_buf(),
             config: root.join("config.toml"),
@@ -46,7 +51,9 @@ impl Layout {
             runc_root: root.join("runc-root"),
             network: format!("isola-e2e-{pid}"),
             bridge: format!("isolae2e{}", pid % 1_000_000),
-            cgroup_root: format!("isola-e2e-{pid}"),
+            // A slice name has no '-' but the ones that nest it in its parent slice.
+            cgroup_root: if systemd { format!("isolae2e{pid}.slice") } else { format!("isola-e2e-{pid}") },
+            systemd,
             ctr_namespace: format!("isola-e2e-{pid}"),
         }
     }
@@ -99,11 +106,13 @@ oom_score = 0
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
           BinaryName = "{runc}"
           Root = "{runc_root}"
+          SystemdCgroup = {systemd}
 "#,
             sock = self.socket.display(),
             cni = self.cni_conf_dir.display(),
             runc = runc.display(),
             runc_root = self.runc_root.display(),
+            systemd = self.systemd,
         );
         s
     }

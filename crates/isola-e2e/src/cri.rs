@@ -29,7 +29,9 @@ pub struct PodSpec {
     pub annotations: HashMap<String, String>,
     /// Pod logs go to `<log_root>/<uid>`.
     pub log_root: PathBuf,
-    /// `cgroup_parent` is `/<cgroup_root>/<uid>`.
+    /// `cgroup_parent` is `/<cgroup_root>/<uid>`, or, when `cgroup_root` is a systemd slice
+    /// (`NAME.slice`), the pod's own slice in it, `NAME-pod<uid>.slice`, as the kubelet's
+    /// systemd driver names them.
     pub cgroup_root: String,
 }
 
@@ -117,7 +119,7 @@ impl Cri {
             labels: HashMap::from([("app".to_owned(), spec.name.clone())]),
             annotations: spec.annotations.clone(),
             linux: Some(cri::LinuxPodSandboxConfig {
-                cgroup_parent: format!("/{}/{uid}", spec.cgroup_root),
+                cgroup_parent: cgroup_parent(&spec.cgroup_root, &uid),
                 security_context: Some(cri::LinuxSandboxSecurityContext {
                     namespace_options: Some(cri::NamespaceOption {
                         network: cri::NamespaceMode::Pod as i32,
@@ -349,6 +351,15 @@ impl Cri {
 }
 
 /// A pod uid that is unique in this process and says what it is for.
+/// A pod's `cgroup_parent` under `cgroup_root` (see [`PodSpec::cgroup_root`]).
+pub fn cgroup_parent(cgroup_root: &str, uid: &str) -> String {
+    match cgroup_root.strip_suffix(".slice") {
+        // '-' nests slices; the kubelet turns the uid's dashes into '_' the same way.
+        Some(slice) => format!("{slice}-pod{}.slice", uid.replace('-', "_")),
+        None => format!("/{cgroup_root}/{uid}"),
+    }
+}
+
 pub fn unique_id(name: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);

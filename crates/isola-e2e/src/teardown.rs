@@ -45,8 +45,10 @@ pub fn cgroup_dirs(cgroup_root: &str) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
         return dirs;
     };
-    for e in entries.flatten() {
-        let dir = e.path().join(cgroup_root);
+    // On a cgroup v2 node /sys/fs/cgroup is the one hierarchy itself.
+    let hierarchies = std::iter::once(PathBuf::from("/sys/fs/cgroup")).chain(entries.flatten().map(|e| e.path()));
+    for h in hierarchies {
+        let dir = h.join(cgroup_root);
         if let Ok(real) = dir.canonicalize() {
             if real.is_dir() && !dirs.contains(&real) {
                 dirs.push(real);
@@ -84,8 +86,23 @@ pub fn cgroup_pids(cgroup_root: &str) -> Vec<i32> {
     pids
 }
 
-/// SIGKILLs the processes in this run's cgroups, then removes the cgroups, deepest first.
+/// The systemd units of this run still loaded (its slice and what nests in it), systemd driver.
+pub fn systemd_units(cgroup_root: &str) -> Vec<String> {
+    let Some(prefix) = cgroup_root.strip_suffix(".slice") else { return Vec::new() };
+    let out = Command::new("systemctl")
+        .args(["list-units", "--all", "--plain", "--no-legend", &format!("{prefix}*")])
+        .output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_owned).collect()
+}
+
+/// SIGKILLs the processes in this run's cgroups, then removes the cgroups, deepest first. Under
+/// the systemd driver the run's slice is stopped first (systemd removes what it made).
 pub fn remove_cgroups(cgroup_root: &str) -> Vec<String> {
+    if cgroup_root.ends_with(".slice") {
+        let _ = Command::new("systemctl").args(["stop", cgroup_root]).status();
+        let _ = Command::new("systemctl").args(["reset-failed", cgroup_root]).status();
+    }
     for pid in cgroup_pids(cgroup_root) {
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
@@ -255,6 +272,9 @@ pub fn leftovers(layout: &Layout, shim_ids: &[(String, String)]) -> Vec<String> 
     }
     for d in cgroup_dirs(&layout.cgroup_root) {
         found.push(format!("cgroup {}", d.display()));
+    }
+    for u in systemd_units(&layout.cgroup_root) {
+        found.push(format!("systemd unit {u}"));
     }
     for l in network_links(&layout.bridge) {
         found.push(format!("link {l}"));

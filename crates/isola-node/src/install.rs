@@ -221,6 +221,13 @@ pub fn configure(path: &Path, text: &str, handler: &str, binary: &Path, runtime_
         .and_then(|p| p.get("options"))
         .and_then(|p| p.get("SystemdCgroup"))
         .and_then(Item::as_bool);
+    let handler_is_new = doc
+        .get("plugins")
+        .and_then(|p| p.get(cri_plugin))
+        .and_then(|p| p.get("containerd"))
+        .and_then(|p| p.get("runtimes"))
+        .and_then(|p| p.get(handler))
+        .is_none();
     let mut next_position = max_position(doc.as_table()) + 1;
     let mut table = doc.as_table_mut();
     let mut key_path = String::new();
@@ -266,8 +273,57 @@ pub fn configure(path: &Path, text: &str, handler: &str, binary: &Path, runtime_
         }
     }
     let out = doc.to_string();
-    // Keep the exact original when nothing meaningful changed (idempotence is byte-for-byte).
-    Ok(if out == text { text.to_owned() } else { out })
+    // Keep the exact original when nothing meaningful changed (idempotence is byte-for-byte,
+    // also where toml_edit would re-render a layout).
+    if out == text || same_values(text, &out) {
+        return Ok(text.to_owned());
+    }
+    if handler_is_new && !text.trim().is_empty() {
+        if let Some(appended) = append_handler(text, &out, &doc, cri_plugin, handler) {
+            return Ok(appended);
+        }
+    }
+    Ok(out)
+}
+
+/// A new handler as text appended to the untouched original, when that means exactly what the
+/// edited document `out` means. toml_edit re-renders some layouts when it writes a document
+/// (root-level dotted keys that share a prefix come out regrouped: found by fuzz/install), so
+/// appending keeps every input byte where re-rendering would move lines. None when the appended
+/// text would not parse to the same values (the caller then writes the re-rendered document).
+fn append_handler(text: &str, out: &str, doc: &DocumentMut, cri_plugin: &str, handler: &str) -> Option<String> {
+    let runtimes = doc.get("plugins")?.get(cri_plugin)?.get("containerd")?.get("runtimes")?;
+    let handler_table = runtimes.get(handler)?.as_table()?.clone();
+    // A document holding only the handler's tables, under implicit parents, renders as their
+    // headers and keys alone.
+    let mut only = DocumentMut::new();
+    let mut table = only.as_table_mut();
+    for key in ["plugins", cri_plugin, "containerd", "runtimes"] {
+        let mut t = Table::new();
+        t.set_implicit(true);
+        table.insert(key, Item::Table(t));
+        table = table.get_mut(key)?.as_table_mut()?;
+    }
+    table.insert(handler, Item::Table(handler_table));
+    let rendered = only.to_string();
+    let mut appended = text.to_owned();
+    if !appended.ends_with('\n') {
+        appended.push('\n');
+    }
+    if !rendered.starts_with('\n') {
+        appended.push('\n');
+    }
+    appended.push_str(&rendered);
+    same_values(out, &appended).then_some(appended)
+}
+
+/// Whether two TOML texts both parse and hold the same values (compared by their `Debug` text,
+/// so that `nan` equals `nan`).
+fn same_values(a: &str, b: &str) -> bool {
+    match (toml::from_str::<toml::Table>(a), toml::from_str::<toml::Table>(b)) {
+        (Ok(x), Ok(y)) => format!("{x:?}") == format!("{y:?}"),
+        _ => false,
+    }
 }
 
 fn path_str(p: &Path) -> &str {

@@ -62,9 +62,15 @@ pub struct Plan {
     pub clamps: Vec<Clamp>,
 }
 
-/// Default cgroup path for a container whose spec gives none.
+/// Default cgroup path for a container whose spec gives none (cgroupfs driver).
 pub fn default_cgroups_path(id: &str) -> PathBuf {
     PathBuf::from(format!("/isola/{id}"))
+}
+
+/// Default cgroups path under the systemd driver, in its `slice:prefix:name` form: the scope
+/// `isola-ID.scope` in `system.slice`, as runc's `system.slice:runc:ID`.
+pub fn default_systemd_cgroups_path(id: &str) -> PathBuf {
+    PathBuf::from(format!("system.slice:isola:{id}"))
 }
 
 /// Validates and hardens a container spec.

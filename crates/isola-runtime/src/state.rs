@@ -112,6 +112,16 @@ impl Runtime {
         oci_spec::runtime::Spec::load(&path).map_err(|e| RuntimeError::new(id, "read state", format!("{}: {e}", path.display())))
     }
 
+    /// The cgroups path of a container whose spec gives none, in the form of this runtime's
+    /// cgroup driver.
+    pub(crate) fn default_cgroups_path(&self, id: &str) -> PathBuf {
+        if self.systemd_cgroup {
+            isola_policy::plan::default_systemd_cgroups_path(id)
+        } else {
+            isola_policy::plan::default_cgroups_path(id)
+        }
+    }
+
     /// The cgroup path the planned spec gives.
     pub(crate) fn cgroup_path(&self, id: &str) -> Result<PathBuf, RuntimeError> {
         Ok(cgroup_path_of(&self.planned_spec(id)?, id))

@@ -38,6 +38,9 @@ impl World {
     pub fn isola(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_isola"));
         c.arg("--root").arg(&self.root);
+        if systemd_driver() {
+            c.arg("--systemd-cgroup");
+        }
         // Marks every process this world starts (and libcontainer's clones of them), so the
         // leftover check finds an orphaned runtime process even outside any cgroup.
         c.env(WORLD_MARKER, self.base());
@@ -127,7 +130,8 @@ impl World {
         if id_ok {
             for hierarchy in cgroup_hierarchies() {
                 for dir in walk_dirs(&hierarchy, 3) {
-                    if dir.file_name().is_some_and(|n| n == std::ffi::OsStr::new(id)) {
+                    let scope = format!("isola-{id}.scope");
+                    if dir.file_name().is_some_and(|n| n == std::ffi::OsStr::new(id) || n == std::ffi::OsStr::new(&scope)) {
                         problems.push(format!("cgroup {} is left", dir.display()));
                     }
                 }
@@ -222,6 +226,32 @@ impl Drop for World {
 
 /// Environment variable naming the world of every `isola` a test starts.
 pub const WORLD_MARKER: &str = "ISOLA_IT_WORLD";
+
+/// The cgroup directory of container `id` with the default cgroups path, for `controller`'s
+/// files: `/sys/fs/cgroup/CONTROLLER/isola/ID` on v1; on v2 (one hierarchy)
+/// `/sys/fs/cgroup/isola/ID`, or `/sys/fs/cgroup/system.slice/isola-ID.scope` under the systemd
+/// driver.
+pub fn cgroup_dir(id: &str, controller: &str) -> PathBuf {
+    let base = Path::new("/sys/fs/cgroup");
+    match (cgroup_v2(), systemd_driver()) {
+        (false, false) => base.join(controller).join("isola").join(id),
+        (false, true) => base.join(controller).join("system.slice").join(format!("isola-{id}.scope")),
+        (true, false) => base.join("isola").join(id),
+        (true, true) => base.join("system.slice").join(format!("isola-{id}.scope")),
+    }
+}
+
+/// Whether /sys/fs/cgroup is the unified (v2-only) hierarchy.
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// `ISOLA_TEST_CGROUP_DRIVER=systemd` (set by the VM suites, scripts/vm/suites/*.sh) runs every
+/// `isola` of the tests with `--systemd-cgroup`, so a spec without a cgroupsPath gets the scope
+/// `system.slice/isola-ID.scope`; the leftover checks then also look for that scope.
+pub fn systemd_driver() -> bool {
+    std::env::var("ISOLA_TEST_CGROUP_DRIVER").is_ok_and(|v| v == "systemd")
+}
 
 /// Asserts that `out` is a refusal: non-zero exit, one stderr line holding every word
 /// (case-insensitive). Returns the line.

@@ -1,0 +1,27 @@
+#!/bin/sh
+# VM suite `cri`: the CRI end-to-end suite (a private containerd 1.6 from Debian, isola installed
+# into its config by `isola install`, pods through the CRI) on cgroup v2 under systemd, with
+# containerd's systemd cgroup driver (`SystemdCgroup = true`, as kubeadm sets it; isola then gets
+# --systemd-cgroup and slice:prefix:name paths) and with cgroupfs paths. The suite asserts its
+# own teardown (processes, cgroups, mounts, links, CNI state and, under systemd, units).
+# needs-tests: -p isola-e2e --test cri
+echo "guest up $(cut -d" " -f1 /proc/uptime) s when the suite started"
+set -u
+echo "kernel $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup), systemd $(systemctl --version | head -1 | cut -d' ' -f2), $(containerd --version)"
+failed=0
+for driver in systemd cgroupfs; do
+    while read -r name path; do
+        started=$(date +%s)
+        ISOLA_E2E_CGROUP_DRIVER=$driver "$path" --nocapture > "/tmp/$name-$driver.log" 2>&1
+        rc=$?
+        echo "[$driver] $name: rc $rc in $(( $(date +%s) - started )) s: $(grep '^test result:' "/tmp/$name-$driver.log" | tail -1)"
+        grep -E '^(case |harness up|suite took)' "/tmp/$name-$driver.log" | head -40
+        if [ "$rc" -ne 0 ]; then
+            failed=1
+            tail -60 "/tmp/$name-$driver.log"
+        fi
+    done < /isola-run/tests.list
+done
+left=$(systemctl list-units --all --no-legend 'isolae2e*' 'isola-*.scope' | tr -s ' ')
+[ -z "$left" ] || { echo "FAIL: units left: $left"; failed=1; }
+exit $failed
