@@ -9,6 +9,14 @@
 # throw-away overlay of it, shares this checkout into the guest at the same path (9p), runs the
 # suite there, brings back its output (and the guest's journal when it fails), and always powers
 # the guest off. The guest needs no network.
+#
+# Suites: smoke (one Linux and one wasm container with --systemd-cgroup, checked from outside),
+# tests (lifecycle, limits, wasm, hostile, hostile_corpus with cgroupfs paths and with
+# --systemd-cgroup), cri (the CRI end-to-end suite with containerd's systemd driver and with
+# cgroupfs), startup (scripts/bench_startup.py in the guest).
+# Knobs: ISOLA_VM_CPUS (2), ISOLA_VM_MEM (3072 MiB), ISOLA_VM_TIMEOUT (3000 s), ISOLA_VM_RUNS
+# (startup runs, 30), ISOLA_VM_TCG=1 (never KVM), ISOLA_VM_RESULTS (where the guest's logs go,
+# target/vm-results/SUITE), ISOLA_VM_CACHE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -82,19 +90,27 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$run/share"
 cp "scripts/vm/suites/$suite.sh" "$run/share/suite.sh"
-# A suite that runs test binaries names them on a `# needs-tests: CARGO-TEST-ARGS` line; they are
-# built here (release, the tests' usual build) and listed for the guest as `NAME PATH` lines.
+# A suite that runs test binaries names them on a `# needs-tests: NAME...` line (integration
+# test targets of any crate); they come from the workspace's test build (the one
+# scripts/test.sh makes, so a warm target/ is reused) and are listed for the guest as
+# `NAME PATH` lines.
 needs_tests="$(sed -n 's/^# needs-tests: //p' "scripts/vm/suites/$suite.sh")"
 if [ -n "$needs_tests" ]; then
-    # shellcheck disable=SC2086
-    cargo test --release --locked $needs_tests --no-run --message-format=json 2>"$run/build.log" |
+    cargo test --release --locked --workspace --no-run --message-format=json 2>"$run/build.log" |
         python3 -c '
 import json, sys
+want = sys.argv[1].split()
+found = {}
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        print(m["target"]["name"], m["executable"])' > "$run/share/tests.list"
-    [ -s "$run/share/tests.list" ] || { tail -30 "$run/build.log" >&2; echo "vm: building the tests of suite '$suite' failed" >&2; exit 1; }
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"] \
+            and m["target"]["kind"] == ["test"] and m["target"]["name"] in want:
+        found[m["target"]["name"]] = m["executable"]
+for name in want:
+    if name not in found:
+        sys.exit(f"vm: no integration test named {name}")
+    print(name, found[name])' "$needs_tests" > "$run/share/tests.list" ||
+        { tail -30 "$run/build.log" >&2; echo "vm: building the tests of suite '$suite' failed" >&2; exit 1; }
 else
     cargo build --release --locked -p isola-cli 2>"$run/build.log" || { tail -30 "$run/build.log" >&2; echo "vm: building isola failed" >&2; exit 1; }
 fi
@@ -109,6 +125,8 @@ else
     accel=(-accel tcg,thread=multi -cpu max)
     accel_name=tcg
 fi
+echo "$accel_name" > "$run/share/accel"
+echo "${ISOLA_VM_RUNS:-30}" > "$run/share/runs"
 smp="${ISOLA_VM_CPUS:-2}"
 mem="${ISOLA_VM_MEM:-3072}"
 timeout_s="${ISOLA_VM_TIMEOUT:-3000}"
@@ -134,13 +152,16 @@ qemu_pid=""
 elapsed=$((SECONDS - started))
 [ -f "$run/share/output.log" ] && cat "$run/share/output.log"
 suite_rc="$(cat "$run/share/rc" 2>/dev/null || echo none)"
+# What the guest wrote (its output, each test's full log, the journal on failure) is kept.
+results="${ISOLA_VM_RESULTS:-$repo/target/vm-results/$suite}"
+rm -rf "$results"
+mkdir -p "$results"
+cp "$run/console.log" "$run/share/"*.log "$results/" 2>/dev/null || true
+echo "vm: the guest's logs are in $results"
 if [ "$suite_rc" != 0 ]; then
     echo "vm: suite '$suite' failed (rc $suite_rc); the guest's console and journal follow" >&2
     tail -n 60 "$run/console.log" >&2 || true
-    [ -f "$run/share/journal.log" ] && tail -n 200 "$run/share/journal.log" >&2
-    if [ -n "${ISOLA_VM_KEEP:-}" ]; then
-        mkdir -p "$ISOLA_VM_KEEP"; cp -r "$run/share" "$run/console.log" "$ISOLA_VM_KEEP/"
-    fi
+    [ -f "$run/share/journal.log" ] && tail -n 100 "$run/share/journal.log" >&2
     exit 1
 fi
 echo "vm: suite '$suite' passed in the guest ($accel_name); boot, run and power-off took ${elapsed} s"

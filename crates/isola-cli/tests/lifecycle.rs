@@ -219,9 +219,11 @@ fn delete_force_cleans_up_after_a_create_killed_half_way() {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         if delay_ms >= 300 {
-            // By now create is inside the hook: state claimed and cgroup made.
-            assert!(w.root.join(&id).exists(), "create claimed its state dir");
-            assert!(common::cgroup_dir(&id, "pids").exists(), "cgroup made");
+            // By now (or soon: the hook sleeps 3 s) create is inside the hook: state claimed
+            // and cgroup made.
+            wait_until("create to claim its state dir and make its cgroup", || {
+                w.root.join(&id).exists() && common::cgroup_dir(&id, "pids").exists()
+            });
         }
         let _ = child.kill();
         let _ = child.wait();

@@ -82,3 +82,38 @@ fn exec_processes_get_the_container_seccomp_filter() {
     assert!(stdout_of(&out).contains("unshare=EPERM"), "{}", stdout_of(&out));
     assert!(w.run(&["delete", "-f", &id]).status.success());
 }
+
+/// The cgroup's device rules hold on cgroup v1 (devices controller) and v2 (an eBPF program on
+/// the cgroup, under both drivers). A node of an unassigned character device (240:0, "local /
+/// experimental use") is made on the host and bound into the container (a node the spec lists
+/// in `linux.devices` is allowed along with it, as under runc): where the cgroup allows 240:0,
+/// `open` reaches the kernel's device lookup and fails with ENXIO (the positive control: nothing
+/// else stands in the way); where it does not, the cgroup refuses it first, EPERM.
+#[test]
+fn a_device_the_cgroup_does_not_allow_cannot_be_opened() {
+    let w = World::new("devices");
+    let node = w.scratch.join("node");
+    let c_node = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mknod(c_node.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(240, 0)) }, 0, "mknod on the host");
+    let probe = ["sh", "-c", "exec 3</isola-test"];
+    let run = |name: &str, allow: bool| {
+        let b = w.bundle(name, &probe, |c| {
+            c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+                {"destination": "/isola-test", "type": "bind", "source": node.to_str().unwrap(), "options": ["bind"]}));
+            if allow {
+                c["linux"]["resources"] = serde_json::json!({"devices": [
+                    {"allow": false, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 240, "minor": 0, "access": "rw"}]});
+            }
+        });
+        std::fs::write(b.join("rootfs/isola-test"), "").unwrap();
+        let id = w.id(name);
+        let out = w.run(&["run", "--bundle", b.to_str().unwrap(), &id]);
+        w.assert_no_leftovers(&id);
+        stderr_of(&out)
+    };
+    let allowed = run("allowed", true);
+    assert!(allowed.contains("No such device or address"), "control, device allowed: {allowed}");
+    let denied = run("denied", false);
+    assert!(denied.contains("Operation not permitted"), "device not in the cgroup's rules: {denied}");
+}

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxCapabilities, LinuxNamespaceType, Process, Spec,
+    Capabilities, Capability, LinuxCapabilities, LinuxNamespaceType, LinuxResources, Process, Spec,
 };
 
 use crate::mode::{self, Mode, WasmSelection};
@@ -135,6 +135,11 @@ pub fn plan_container(
     let linux = spec.linux_mut().as_mut().expect("checked above");
     if linux.cgroups_path().is_none() {
         linux.set_cgroups_path(Some(default_cgroups_path(id)));
+    }
+    // libcontainer writes a cgroup's device rules (deny all, then the defaults and the spec's)
+    // only when the spec has `linux.resources`: without it every host device stayed allowed.
+    if linux.resources().is_none() {
+        linux.set_resources(Some(LinuxResources::default()));
     }
     if node.default_seccomp && linux.seccomp().is_none() {
         linux.set_seccomp(Some(seccomp::default_profile()));
@@ -436,7 +441,7 @@ fn absolutize_mount_sources(spec: &mut Spec, bundle: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
     fn host() -> HostFacts {
         let all: HashSet<Capability> = (0..=40)

@@ -65,9 +65,12 @@ impl Runtime {
             std::fs::read_to_string(resources_file)
                 .map_err(|e| RuntimeError::new(id, "update", format!("{}: {e}", resources_file.display())))?
         };
-        let resources: LinuxResources = serde_json::from_str(&text)
+        let mut resources: LinuxResources = serde_json::from_str(&text)
             .map_err(|e| RuntimeError::new(id, "update", format!("{}: {e}", resources_file.display())))?;
         let planned = self.planned_spec(id)?;
+        // As runc, an update never changes the device rules: the container's own are applied
+        // again (cgroup v2 replaces its device program with one built from the rules given).
+        resources.set_devices(planned.linux().as_ref().and_then(|l| l.resources().as_ref()).and_then(|r| r.devices().clone()));
         let path = crate::state::cgroup_path_of(&planned, id);
         // The OOM killer setting is the container's unless the update names one.
         let disable_oom_killer = oom_killer_disabled(&resources)

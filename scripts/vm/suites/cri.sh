@@ -4,7 +4,7 @@
 # containerd's systemd cgroup driver (`SystemdCgroup = true`, as kubeadm sets it; isola then gets
 # --systemd-cgroup and slice:prefix:name paths) and with cgroupfs paths. The suite asserts its
 # own teardown (processes, cgroups, mounts, links, CNI state and, under systemd, units).
-# needs-tests: -p isola-e2e --test cri
+# needs-tests: cri
 echo "guest up $(cut -d" " -f1 /proc/uptime) s when the suite started"
 set -u
 echo "kernel $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup), systemd $(systemctl --version | head -1 | cut -d' ' -f2), $(containerd --version)"
@@ -14,6 +14,7 @@ for driver in systemd cgroupfs; do
         started=$(date +%s)
         ISOLA_E2E_CGROUP_DRIVER=$driver "$path" --nocapture > "/tmp/$name-$driver.log" 2>&1
         rc=$?
+        cp "/tmp/$name-$driver.log" /isola-run/
         echo "[$driver] $name: rc $rc in $(( $(date +%s) - started )) s: $(grep '^test result:' "/tmp/$name-$driver.log" | tail -1)"
         grep -E '^(case |harness up|suite took)' "/tmp/$name-$driver.log" | head -40
         if [ "$rc" -ne 0 ]; then

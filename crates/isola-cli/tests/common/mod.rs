@@ -464,9 +464,22 @@ pub fn stdout_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// How much slower than this machine the tests run: `ISOLA_TEST_TIME_SCALE` (the VM suites run
+/// under QEMU's TCG emulation and set it), 1 otherwise. Every wall-clock bound of a test is
+/// multiplied by it; what a bound proves (a guest stopped long before its 30 s sleep ends, say)
+/// must still hold at the scaled bound.
+pub fn time_scale() -> u32 {
+    std::env::var("ISOLA_TEST_TIME_SCALE").ok().and_then(|v| v.parse().ok()).filter(|n| *n >= 1).unwrap_or(1)
+}
+
+/// `ms` milliseconds of this machine's time, scaled by [`time_scale`].
+pub fn bound_ms(ms: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(ms * u64::from(time_scale()))
+}
+
 /// Waits (bounded) until `cond` holds.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + bound_ms(10_000);
     while !cond() {
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(10));

@@ -544,6 +544,12 @@ impl CgroupManager for Manager {
                 .set_unit_properties(&self.unit_name, &properties)?;
         }
 
+        // isola's patch: the device rules as an eBPF program on the scope's cgroup, as runc's
+        // systemd driver does on v2 (upstream set no device policy at all under systemd).
+        #[cfg(feature = "cgroupsv2_devices")]
+        crate::v2::devices::Devices::apply_devices(&self.full_path, controller_opt.resources.devices())
+            .map_err(V2ManagerError::from)?;
+
         Ok(())
     }
 

@@ -15,11 +15,10 @@ pub enum BpfError {
 #[cfg_attr(test, automock)]
 pub mod prog {
     use std::os::unix::io::RawFd;
-    use std::ptr;
 
-    use libbpf_sys::{BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_PROG_TYPE_CGROUP_DEVICE, bpf_insn};
+    use crate::v2::devices::sys::{BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_PROG_TYPE_CGROUP_DEVICE, bpf_insn};
     #[cfg(not(test))]
-    use libbpf_sys::{
+    use crate::v2::devices::sys::{
         bpf_prog_attach, bpf_prog_detach2, bpf_prog_get_fd_by_id, bpf_prog_load, bpf_prog_query,
     };
     #[cfg(not(test))]
@@ -40,22 +39,15 @@ pub mod prog {
     pub fn load(license: &str, insns: &[u8]) -> Result<RawFd, super::BpfError> {
         let insns_cnt = insns.len() / std::mem::size_of::<bpf_insn>();
         let insns = insns as *const _ as *const bpf_insn;
-        let mut opts = libbpf_sys::bpf_prog_load_opts {
-            sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as libbpf_sys::size_t,
-            kern_version: 0,
-            log_buf: ptr::null_mut::<::std::os::raw::c_char>(),
-            log_size: 0,
-            ..Default::default()
-        };
+        // NUL-terminated, as the kernel reads it (upstream passed the &str's bytes unterminated).
+        let license = std::ffi::CString::new(license).map_err(|_| errno::Errno(libc::EINVAL))?;
         #[allow(unused_unsafe)]
         let prog_fd = unsafe {
             bpf_prog_load(
                 BPF_PROG_TYPE_CGROUP_DEVICE,
-                ptr::null::<::std::os::raw::c_char>(),
-                license as *const _ as *const ::std::os::raw::c_char,
+                license.as_ptr(),
                 insns,
                 insns_cnt as u64,
-                &mut opts as *mut libbpf_sys::bpf_prog_load_opts,
             )
         };
 

@@ -19,13 +19,13 @@ pub mod libc {
 
 #[cfg_attr(test, automock())]
 pub mod libbpf_sys {
+    use crate::v2::devices::sys as libbpf_sys;
+
     pub fn bpf_prog_load(
         _type_: libbpf_sys::bpf_prog_type,
-        _name: *const ::std::os::raw::c_char,
         _license: *const ::std::os::raw::c_char,
         _insns: *const libbpf_sys::bpf_insn,
         _insns_cnt: libbpf_sys::size_t,
-        _opts: *const libbpf_sys::bpf_prog_load_opts,
     ) -> ::std::os::raw::c_int {
         unimplemented!();
     }

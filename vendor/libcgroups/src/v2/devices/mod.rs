@@ -2,6 +2,7 @@ pub mod bpf;
 pub mod controller;
 pub mod emulator;
 pub mod program;
+pub mod sys;
 
 #[cfg(test)]
 #[allow(clippy::too_many_arguments)]

@@ -1,5 +1,7 @@
 use oci_spec::runtime::*;
 use rbpf::disassembler::disassemble;
+
+use crate::v2::devices::sys as libbpf_sys;
 use rbpf::insn_builder::{Arch as RbpfArch, *};
 
 pub struct Program {
