@@ -15,7 +15,7 @@
 # --systemd-cgroup), cri (the CRI end-to-end suite with containerd's systemd driver and with
 # cgroupfs), startup (scripts/bench_startup.py in the guest).
 # Knobs: ISOLA_VM_CPUS (2), ISOLA_VM_MEM (3072 MiB), ISOLA_VM_TIMEOUT (3000 s), ISOLA_VM_RUNS
-# (startup runs, 30), ISOLA_VM_TCG=1 (never KVM), ISOLA_VM_RESULTS (where the guest's logs go,
+# (startup runs, 30), ISOLA_VM_FILTER (test name filter of the `tests` suite), ISOLA_VM_TCG=1 (never KVM), ISOLA_VM_RESULTS (where the guest's logs go,
 # target/vm-results/SUITE), ISOLA_VM_CACHE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -127,6 +127,7 @@ else
 fi
 echo "$accel_name" > "$run/share/accel"
 echo "${ISOLA_VM_RUNS:-30}" > "$run/share/runs"
+echo "${ISOLA_VM_FILTER:-}" > "$run/share/filter"
 smp="${ISOLA_VM_CPUS:-2}"
 mem="${ISOLA_VM_MEM:-3072}"
 timeout_s="${ISOLA_VM_TIMEOUT:-3000}"

@@ -179,7 +179,7 @@ impl Containerd {
             .spawn()
             .context("starting containerd (install containerd: scripts/setup.sh)")?;
         let mut me = Self { child: Some(child) };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + crate::scaled(Duration::from_secs(20));
         loop {
             if std::os::unix::net::UnixStream::connect(&layout.socket).is_ok() {
                 return Ok(me);

@@ -66,7 +66,7 @@ impl Cri {
     pub async fn connect(socket: &Path) -> Result<Self> {
         let path = socket.to_path_buf();
         let channel = Endpoint::try_from("http://[::]:50051")?
-            .timeout(Duration::from_secs(60))
+            .timeout(crate::scaled(Duration::from_secs(60)))
             .connect_with_connector(tower::service_fn(move |_: Uri| {
                 let path = path.clone();
                 async move {

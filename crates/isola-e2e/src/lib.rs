@@ -18,3 +18,10 @@ pub mod harness;
 pub mod images;
 pub mod payloads;
 pub mod teardown;
+
+/// `d` scaled by `ISOLA_TEST_TIME_SCALE` (set by the VM suites, whose guest runs under QEMU's
+/// slower TCG emulation; 1 otherwise), for every wall-clock bound of the suite.
+pub fn scaled(d: std::time::Duration) -> std::time::Duration {
+    let scale = std::env::var("ISOLA_TEST_TIME_SCALE").ok().and_then(|v| v.parse::<u32>().ok()).filter(|n| *n >= 1);
+    d * scale.unwrap_or(1)
+}

@@ -74,7 +74,7 @@ async fn run_to_exit(
     );
     let id = cri.create_container(&pod, &spec).await?;
     cri.start_container(&id).await?;
-    let st = cri.wait_exited(&id, Duration::from_secs(60)).await?;
+    let st = cri.wait_exited(&id, isola_e2e::scaled(Duration::from_secs(60))).await?;
     let lines = read_log(std::path::Path::new(&st.log_path))?;
     cri.stop_and_remove_container(&id, 0).await?;
     cri.stop_and_remove_pod(&pod.id).await?;
@@ -131,7 +131,7 @@ async fn mixed_pod_runs_wasm_app_beside_linux_sidecar(h: &Harness) -> Result<()>
         .await?;
     cri.start_container(&app).await?;
     cri.start_container(&sidecar).await?;
-    let t = Duration::from_secs(20);
+    let t = isola_e2e::scaled(Duration::from_secs(20));
     wait_log(cri, &app, "isola-e2e sleeper wasm started", t).await?;
     wait_log(cri, &sidecar, "isola-e2e sleeper native started", t).await?;
     for id in [&app, &sidecar] {
@@ -194,7 +194,7 @@ async fn stop_container_kills_long_running_wasm_quickly(h: &Harness) -> Result<(
         cri,
         &id,
         "isola-e2e sleeper wasm started",
-        Duration::from_secs(20),
+        isola_e2e::scaled(Duration::from_secs(20)),
     )
     .await?;
     let t = Instant::now();
@@ -206,7 +206,7 @@ async fn stop_container_kills_long_running_wasm_quickly(h: &Harness) -> Result<(
         "state after StopContainer: {st:?}"
     );
     ensure!(
-        took < Duration::from_secs(10),
+        took < isola_e2e::scaled(Duration::from_secs(10)),
         "StopContainer took {took:?} (timeout 2 s)"
     );
     let log = read_log(std::path::Path::new(&st.log_path))?;
@@ -276,7 +276,7 @@ async fn leave_a_running_mixed_pod(h: &Harness) -> Result<()> {
         cri.wait_state(
             &id,
             ContainerState::ContainerRunning,
-            Duration::from_secs(20),
+            isola_e2e::scaled(Duration::from_secs(20)),
         )
         .await?;
     }

@@ -55,7 +55,20 @@ pub fn destroy(cgroup_path: &Path, systemd: bool, id: &str) -> Result<(), LinuxE
     if !systemd {
         remove_sub_cgroups(cgroup_path);
     }
-    m.remove().map_err(|e| LinuxError::chain(&e))
+    m.remove().map_err(|e| LinuxError::chain(&e))?;
+    if systemd {
+        // systemd stops the scope once its last process has exited, and a killed process can
+        // take a while to exit (one that holds ten thousand mounts unmounts them first): wait,
+        // bounded, for the scope's cgroup to go, so nothing is left when delete returns.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while m.get_all_pids().is_ok() {
+            if Instant::now() > deadline {
+                return Err(LinuxError(format!("the systemd scope of cgroups path {} is still stopping", cgroup_path.display())));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    Ok(())
 }
 
 /// SIGKILLs every process of the container's cgroup and returns how many it found. On v1

@@ -211,6 +211,12 @@ pub fn plan_exec_process(
 /// read-only paths (a `..` there has no legitimate use and only serves to climb out).
 fn validate_shape(spec: &Spec) -> Result<(), PolicyError> {
     let invalid = |m: String| Err(PolicyError::Invalid(m));
+    // The kernel's CFS quota is at least 1 ms: cgroupfs refuses a smaller one with EINVAL, but
+    // systemd's CPUQuota accepts and rounds it, so it is refused here for both drivers alike.
+    let cpu = spec.linux().as_ref().and_then(|l| l.resources().as_ref()).and_then(|r| r.cpu().as_ref());
+    if let Some(quota) = cpu.and_then(|c| c.quota()).filter(|q| (1..1000).contains(q)) {
+        return invalid(format!("linux.resources.cpu.quota {quota} is below the kernel's minimum of 1000 microseconds"));
+    }
     if let Some(p) = spec.process() {
         match p.args().as_deref() {
             None | Some([]) => return invalid("process.args is empty: there is nothing to run".into()),

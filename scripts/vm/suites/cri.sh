@@ -8,6 +8,10 @@
 echo "guest up $(cut -d" " -f1 /proc/uptime) s when the suite started"
 set -u
 echo "kernel $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup), systemd $(systemctl --version | head -1 | cut -d' ' -f2), $(containerd --version)"
+# Under TCG emulation every wall-clock bound of the suite is scaled (isola_e2e::scaled).
+if [ "$(cat /isola-run/accel 2>/dev/null)" = tcg ]; then
+    export ISOLA_TEST_TIME_SCALE=10
+fi
 failed=0
 for driver in systemd cgroupfs; do
     while read -r name path; do

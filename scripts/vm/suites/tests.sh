@@ -12,14 +12,15 @@ echo "kernel $(uname -r), $(nproc) CPUs, cgroup $(stat -fc %T /sys/fs/cgroup), s
 if [ "$(cat /isola-run/accel 2>/dev/null)" = tcg ]; then
     export ISOLA_TEST_TIME_SCALE=10
 fi
+filter=$(cat /isola-run/filter 2>/dev/null)
 failed=0
 for driver in cgroupfs systemd; do
     while read -r name path; do
         started=$(date +%s)
         if [ "$driver" = systemd ]; then
-            ISOLA_TEST_CGROUP_DRIVER=systemd "$path" --test-threads=2 > "/tmp/$name.log" 2>&1
+            ISOLA_TEST_CGROUP_DRIVER=systemd "$path" --test-threads=2 $filter > "/tmp/$name.log" 2>&1
         else
-            "$path" --test-threads=2 > "/tmp/$name.log" 2>&1
+            "$path" --test-threads=2 $filter > "/tmp/$name.log" 2>&1
         fi
         rc=$?
         cp "/tmp/$name.log" "/isola-run/$name-$driver.log"
@@ -34,6 +35,6 @@ for driver in cgroupfs systemd; do
 done
 left=$(systemctl list-units --all --no-legend 'isola-*.scope' | tr -s ' ')
 [ -z "$left" ] || { echo "FAIL: units left: $left"; failed=1; }
-cgleft=$(find /sys/fs/cgroup -name 'isola*' -type d | head)
+cgleft=$(find /sys/fs/cgroup -mindepth 1 -type d \( -path '*/isola/*' -o -name 'isola-*.scope' \) | head)
 [ -z "$cgleft" ] || { echo "FAIL: cgroups left: $cgleft"; failed=1; }
 exit $failed
