@@ -28,15 +28,19 @@ suite="${1:-}"
 [ "$(id -u)" -eq 0 ] || { echo "vm: run as root (mmdebstrap, 9p passthrough)" >&2; exit 1; }
 
 host_packages=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs)
-missing=()
-for p in "${host_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+# Two rounds: on machines with a backported qemu-utils, installing Debian 12's qemu-system-x86
+# removes it (and with it qemu-img); the second round installs the matching one.
+for round in 1 2; do
+    missing=()
+    for p in "${host_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -gt 0 ] || break
     echo "vm: installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    [ "$round" = 1 ] && DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+done
+command -v qemu-img >/dev/null || { echo "vm: qemu-img is missing after installing qemu-utils" >&2; exit 1; }
 
 # ---- the image -------------------------------------------------------------------------------
 guest_packages=(

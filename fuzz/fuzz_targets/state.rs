@@ -60,5 +60,6 @@ fn host() -> isola_policy::HostFacts {
         oom_score_adj: 0,
         rootfs: "/bundle/rootfs".into(),
         entrypoint_is_wasm: false,
+        systemd_cgroup: false,
     }
 }

@@ -98,6 +98,7 @@ pub fn host_facts(u: &mut Unstructured<'_>) -> Result<isola_policy::HostFacts> {
         oom_score_adj: u.int_in_range(-1000..=1000)?,
         rootfs: PathBuf::from(pick(u, &["/bundle/rootfs", "/", "/run/containerd/x/rootfs", "rootfs"])?),
         entrypoint_is_wasm: u.arbitrary()?,
+        systemd_cgroup: u.arbitrary()?,
     })
 }
 

@@ -42,10 +42,15 @@ pub fn update(cgroup_path: &Path, systemd: bool, id: &str, resources: &LinuxReso
         .map_err(|e| LinuxError::chain(&e))
 }
 
-/// Kills every process in the cgroup and removes it; bounded to two seconds.
+/// How long `destroy` waits for killed processes to leave the cgroup, and under systemd for
+/// the scope to go. A SIGKILLed process leaves its cgroup only after it has torn down its
+/// mounts: ten thousand of them took seconds in an emulated (TCG) VM.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// Kills every process in the cgroup and removes it; bounded by `EXIT_WAIT`.
 pub fn destroy(cgroup_path: &Path, systemd: bool, id: &str) -> Result<(), LinuxError> {
     let m = manager(cgroup_path, systemd, id)?;
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + EXIT_WAIT;
     while kill_all(cgroup_path, systemd, id) > 0 {
         if Instant::now() > deadline {
             return Err(LinuxError(format!("processes survive in cgroup {}", cgroup_path.display())));
@@ -57,10 +62,9 @@ pub fn destroy(cgroup_path: &Path, systemd: bool, id: &str) -> Result<(), LinuxE
     }
     m.remove().map_err(|e| LinuxError::chain(&e))?;
     if systemd {
-        // systemd stops the scope once its last process has exited, and a killed process can
-        // take a while to exit (one that holds ten thousand mounts unmounts them first): wait,
-        // bounded, for the scope's cgroup to go, so nothing is left when delete returns.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // Stopping the unit returns before systemd has removed the scope's cgroup: wait for it,
+        // so that nothing is left when delete returns.
+        let deadline = Instant::now() + EXIT_WAIT;
         while m.get_all_pids().is_ok() {
             if Instant::now() > deadline {
                 return Err(LinuxError(format!("the systemd scope of cgroups path {} is still stopping", cgroup_path.display())));

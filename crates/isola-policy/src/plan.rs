@@ -48,6 +48,9 @@ pub struct HostFacts {
     /// Whether `process.args[0]` inside the rootfs starts with `\0asm` (read only when the
     /// annotations ask for a `-smart` selection).
     pub entrypoint_is_wasm: bool,
+    /// Whether the runtime manages cgroups through systemd (`--systemd-cgroup`): the default
+    /// cgroups path then takes systemd's `slice:prefix:name` form.
+    pub systemd_cgroup: bool,
 }
 
 /// A validated container: the spec to run, the layer to run it in, and what was changed.
@@ -134,7 +137,8 @@ pub fn plan_container(
 
     let linux = spec.linux_mut().as_mut().expect("checked above");
     if linux.cgroups_path().is_none() {
-        linux.set_cgroups_path(Some(default_cgroups_path(id)));
+        let path = if host.systemd_cgroup { default_systemd_cgroups_path(id) } else { default_cgroups_path(id) };
+        linux.set_cgroups_path(Some(path));
     }
     // libcontainer writes a cgroup's device rules (deny all, then the defaults and the spec's)
     // only when the spec has `linux.resources`: without it every host device stayed allowed.
@@ -456,7 +460,7 @@ mod tests {
             })
             .chain([Capability::SysAdmin, Capability::NetRaw, Capability::SysPtrace])
             .collect();
-        HostFacts { bounding: all, oom_score_adj: 0, rootfs: PathBuf::from("/bundle/rootfs"), entrypoint_is_wasm: false }
+        HostFacts { bounding: all, oom_score_adj: 0, rootfs: PathBuf::from("/bundle/rootfs"), entrypoint_is_wasm: false, systemd_cgroup: false }
     }
 
     fn spec() -> Spec {
@@ -465,6 +469,17 @@ mod tests {
 
     fn caps_of(p: &Plan) -> LinuxCapabilities {
         p.spec.process().as_ref().unwrap().capabilities().clone().unwrap()
+    }
+
+    #[test]
+    fn the_default_cgroups_path_takes_the_form_of_the_cgroup_driver() {
+        let systemd = HostFacts { systemd_cgroup: true, ..host() };
+        let p = plan_container("c1", spec(), Path::new("/bundle"), &NodeConfig::default(), &systemd).unwrap();
+        assert_eq!(p.spec.linux().as_ref().unwrap().cgroups_path().as_deref(), Some(Path::new("system.slice:isola:c1")));
+        let mut given = spec();
+        given.linux_mut().as_mut().unwrap().set_cgroups_path(Some("kubepods.slice:cri:c1".into()));
+        let p = plan_container("c1", given, Path::new("/bundle"), &NodeConfig::default(), &systemd).unwrap();
+        assert_eq!(p.spec.linux().as_ref().unwrap().cgroups_path().as_deref(), Some(Path::new("kubepods.slice:cri:c1")));
     }
 
     #[test]

@@ -18,6 +18,7 @@ fn host() -> HostFacts {
         oom_score_adj: 0,
         rootfs: PathBuf::from("/bundle/rootfs"),
         entrypoint_is_wasm: false,
+        systemd_cgroup: false,
     }
 }
 

@@ -77,10 +77,7 @@ impl Runtime {
         isola_policy::validate_id(id).step(id, "create")?;
         let bundle = fs::canonicalize(&args.bundle)
             .map_err(|e| RuntimeError::new(id, "read bundle", format!("{}: {e}", args.bundle.display())))?;
-        let mut spec = load_spec(&bundle).step(id, "read bundle")?;
-        if let Some(linux) = spec.linux_mut().as_mut().filter(|l| l.cgroups_path().is_none()) {
-            linux.set_cgroups_path(Some(self.default_cgroups_path(id)));
-        }
+        let spec = load_spec(&bundle).step(id, "read bundle")?;
         let root_path = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
         let rootfs = host::resolve_rootfs(&bundle, &root_path).step(id, "rootfs")?;
         let smart = isola_policy::mode::select(&spec.annotations().clone().unwrap_or_default())
@@ -90,6 +87,7 @@ impl Runtime {
             oom_score_adj: host::oom_score_adj(),
             entrypoint_is_wasm: smart && entrypoint(&spec, &rootfs).is_some_and(|p| host::is_wasm_file(&rootfs, &p)),
             rootfs,
+            systemd_cgroup: self.systemd_cgroup,
         };
         let plan = plan_container(id, spec, &bundle, &self.node, &host).step(id, "policy")?;
         for clamp in &plan.clamps {

@@ -79,6 +79,7 @@ impl Runtime {
             oom_score_adj: host::oom_score_adj(),
             rootfs: PathBuf::new(),
             entrypoint_is_wasm: false,
+            systemd_cgroup: self.systemd_cgroup,
         };
         let (process, clamps) = plan_exec_process(process, &self.node, &facts).step(id, "policy")?;
         for clamp in &clamps {

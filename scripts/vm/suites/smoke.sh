@@ -79,4 +79,26 @@ one() {  # one NAME ARGS-JSON ANNOTATIONS-JSON WANT-EXIT WANT-OUTPUT CGROUPS-PAT
 # The Linux container names its scope; the wasm one gives no cgroupsPath (the default scope).
 one linux '["sh","-c","echo hello from linux; exit 3"]' '{}' 3 "hello from linux" system.slice:isola:linux
 one wasm '["/hello.wasm"]' '{"module.wasm.image/variant":"compat"}' 7 "hello from wasm" ""
+
+# The cgroupfs driver on v2: the intermediate process is cloned straight into the container's
+# cgroup (CLONE_INTO_CGROUP, so nothing writes itself into cgroup.procs), as isola's debug log says.
+b="$work/cgroupfs"
+bundle "$b" '["sh","-c","exit 5"]' '{}' /isola-smoke/cgroupfs
+$isola --debug --log "$work/cgroupfs.log" create --bundle "$b" cgroupfs > "$work/cgroupfs.out" 2>&1 || fail "cgroupfs: create: $(cat "$work/cgroupfs.out")"
+pid=$($isola state cgroupfs | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+[ "$cg" = /isola-smoke/cgroupfs ] || fail "cgroupfs: init in cgroup $cg, want /isola-smoke/cgroupfs"
+[ "$(cat /sys/fs/cgroup$cg/memory.max)" = $((64 << 20)) ] || fail "cgroupfs: memory.max $(cat /sys/fs/cgroup$cg/memory.max)"
+check "cgroupfs driver: created in $cg, memory.max 64 MiB"
+grep -q "cloned into its cgroup (CLONE_INTO_CGROUP)" "$work/cgroupfs.log" || fail "cgroupfs: no CLONE_INTO_CGROUP in isola's debug log: $(grep -i clone "$work/cgroupfs.log" | head -3)"
+check "cgroupfs driver: the container's first process was cloned into its cgroup"
+$isola start cgroupfs || fail "cgroupfs: start"
+for _ in $(seq 100); do
+    [ "$($isola state cgroupfs | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = stopped ] && break
+    sleep 0.1
+done
+$isola delete cgroupfs || fail "cgroupfs: delete"
+[ ! -d /sys/fs/cgroup/isola-smoke/cgroupfs ] || fail "cgroupfs: cgroup left after delete"
+check "cgroupfs driver: delete left no cgroup"
+rmdir /sys/fs/cgroup/isola-smoke 2>/dev/null || true
 echo "smoke: all checks passed"

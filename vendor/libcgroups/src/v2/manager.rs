@@ -114,8 +114,50 @@ impl Manager {
         )
     }
 
+    /// isola patch: creates the cgroup (as `add_task` would, controllers enabled on the way
+    /// down) without attaching anything, and opens it for `clone3(CLONE_INTO_CGROUP)`. A
+    /// process cloned into its cgroup needs no `cgroup.procs` write, whose write lock on
+    /// `cgroup_threadgroup_rwsem` makes the first attach wait an RCU grace period. `None` when
+    /// the cgroup could not be created (rootless): the process attaches itself later.
+    pub fn create_for_clone(&self) -> Result<Option<std::os::fd::OwnedFd>, V2ManagerError> {
+        if !self.full_path.exists() && !self.create_unified_dirs()? {
+            return Ok(None);
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY)
+            .open(&self.full_path)
+            .map_err(|err| WrappedIoError::Open { err, path: self.full_path.clone() })?;
+        Ok(Some(dir.into()))
+    }
+
+    /// isola patch: whether the calling process already sits in this cgroup (it was cloned
+    /// into it), read from `/proc/self/cgroup`, whose v2 line is relative to the same cgroup
+    /// namespace root as the mount at `root_path`.
+    fn holds_self(&self, pid: Pid) -> bool {
+        if pid != nix::unistd::getpid() {
+            return false;
+        }
+        let Ok(text) = fs::read_to_string("/proc/self/cgroup") else {
+            return false;
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .is_some_and(|own| self.root_path.join(own.trim_start_matches('/')) == self.full_path)
+    }
+
     /// Creates a unified cgroup at `self.full_path` and attaches a process to it
     fn create_unified_cgroup(&self, pid: Pid) -> Result<(), V2ManagerError> {
+        if !self.create_unified_dirs()? {
+            return Ok(());
+        }
+        self.attach_pid(pid)
+    }
+
+    /// Creates the directories down to `self.full_path`, enabling every available controller
+    /// in each parent. `false` when a rootless runtime may not create them (best effort).
+    fn create_unified_dirs(&self) -> Result<bool, V2ManagerError> {
         let controllers: Vec<String> = util::get_available_controllers(&self.root_path)?
             .iter()
             .map(|c| format!("+{c}"))
@@ -147,7 +189,7 @@ impl Manager {
                             "rootless cgroup: cannot create {current_path:?}: {err}; \
                              leaving process in its parent cgroup"
                         );
-                        return Ok(());
+                        return Ok(false);
                     }
                     Err(err) => return Err(err.into()),
                 }
@@ -159,11 +201,13 @@ impl Manager {
                 Self::enable_controllers(&current_path, &controllers);
             }
         }
-
-        self.attach_pid(pid)
+        Ok(true)
     }
 
     fn attach_pid(&self, pid: Pid) -> Result<(), V2ManagerError> {
+        if self.holds_self(pid) {
+            return Ok(());
+        }
         // when we encounter an expected write error in delegated cgroups
         // we log and continue rather than error out hard
         match common::write_cgroup_file(self.full_path.join(CGROUP_PROCS), pid) {

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -49,6 +49,27 @@ pub enum ProcessError {
 
 type Result<T> = std::result::Result<T, ProcessError>;
 
+/// isola patch: the container's cgroup v2 directory, created and opened for
+/// `clone3(CLONE_INTO_CGROUP)`, when the cgroupfs driver manages a v2 hierarchy. `None` on v1,
+/// under systemd (systemd moves the process into the scope it creates) and on any error (the
+/// intermediate then creates the cgroup and attaches itself, as before, and reports it).
+fn cgroup_dir_for_clone(container_args: &ContainerArgs) -> Option<std::os::fd::OwnedFd> {
+    // One statfs; a v1 manager is not built here (it reads the mount table).
+    if !matches!(libcgroups::common::get_cgroup_setup(), Ok(libcgroups::common::CgroupSetup::Unified)) {
+        return None;
+    }
+    match libcgroups::common::create_cgroup_manager(container_args.cgroup_config.clone()) {
+        Ok(libcgroups::common::AnyCgroupManager::V2(manager)) => match manager.create_for_clone() {
+            Ok(fd) => fd,
+            Err(err) => {
+                tracing::debug!(?err, "cannot prepare the cgroup to clone into");
+                None
+            }
+        },
+        _ => None,
+    }
+}
+
 pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     // We use a set of channels to communicate between parent and child process.
     // Each channel is uni-directional. Because we will pass these channel to
@@ -94,12 +115,27 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     };
 
     let container_clone_fn = if container_args.as_sibling {
-        fork::container_clone_sibling
+        fork::container_clone_sibling_into
     } else {
-        fork::container_clone
+        fork::container_clone_into
     };
 
-    let intermediate_pid = container_clone_fn(cb).map_err(|err| {
+    // isola patch: on cgroup v2 (cgroupfs driver) the intermediate process is cloned straight
+    // into the container's cgroup, created here, so it need not write itself into
+    // `cgroup.procs` (the first such write waits an RCU grace period). The fd is O_CLOEXEC and
+    // the intermediate closes its copy first thing.
+    let cgroup_dir = cgroup_dir_for_clone(container_args);
+    let cgroup_fd = cgroup_dir.as_ref().map(|fd| fd.as_raw_fd());
+    let cb: CloneCb = {
+        let mut cb = cb;
+        Box::new(move || {
+            if let Some(fd) = cgroup_fd {
+                let _ = nix::unistd::close(fd);
+            }
+            cb()
+        })
+    };
+    let intermediate_pid = container_clone_fn(cb, cgroup_dir.as_ref().map(|fd| fd.as_fd())).map_err(|err| {
         tracing::error!("failed to fork intermediate process: {}", err);
         ProcessError::IntermediateProcessFailed(err)
     })?;
