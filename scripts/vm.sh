@@ -11,7 +11,7 @@
 # the guest off. The guest needs no network.
 #
 # Suites: smoke (one Linux and one wasm container with --systemd-cgroup, checked from outside),
-# tests (lifecycle, limits, wasm, hostile, hostile_corpus with cgroupfs paths and with
+# tests (lifecycle, limits, wasm, hostile, hostile_corpus, fault with cgroupfs paths and with
 # --systemd-cgroup), cri (the CRI end-to-end suite with containerd's systemd driver and with
 # cgroupfs), startup (scripts/bench_startup.py in the guest).
 # Knobs: ISOLA_VM_CPUS (2), ISOLA_VM_MEM (3072 MiB), ISOLA_VM_TIMEOUT (3000 s), ISOLA_VM_RUNS

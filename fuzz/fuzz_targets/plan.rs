@@ -39,12 +39,14 @@ fn raw(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(json) else { return };
     let Ok(spec) = serde_json::from_str::<Spec>(text) else { return };
     let node = node.unwrap_or_default();
-    for entrypoint_is_wasm in [false, true] {
+    // Each host fact in both states, in two plans (not four: the plan's cost dominates).
+    for (entrypoint_is_wasm, systemd_cgroup) in [(false, false), (true, true)] {
         let host = HostFacts {
             bounding: isola_fuzz::cap_set(u64::MAX),
             oom_score_adj: 0,
             rootfs: PathBuf::from("/bundle/rootfs"),
             entrypoint_is_wasm,
+            systemd_cgroup,
         };
         check(spec.clone(), &node, &host);
     }

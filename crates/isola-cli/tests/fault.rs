@@ -14,8 +14,17 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// Kill delays in milliseconds: every millisecond up to 40 (a create takes 15-60 ms here),
-/// then coarser; a loop stops at the first delay the command completes within.
+/// then coarser; a loop stops at the first delay the command completes within. On a machine
+/// slowed by emulation (`ISOLA_TEST_TIME_SCALE` > 1, the VM suites) the same span, stretched by
+/// the scale, is swept in about twenty growing steps, not a hundred and twenty.
 fn delays_ms() -> Vec<u64> {
+    let scale = u64::from(time_scale());
+    if scale > 1 {
+        return [0, 1, 2, 3, 5, 8, 12, 17, 23, 30, 40, 55, 75, 100, 150, 200, 300, 500, 1000, 2000]
+            .iter()
+            .map(|d| d * scale)
+            .collect();
+    }
     (0..=40).chain((45..=100).step_by(5)).chain([130, 160, 200, 300, 500, 1000, 2000]).collect()
 }
 
@@ -216,7 +225,7 @@ fn kill_while_joining_the_cgroup(kind: Kind) {
         let log = f.w.scratch.join(format!("join-{round}.log"));
         let bundle = f.quick.display().to_string();
         let mut child = f.cmd(&log, &["run", "--bundle", &bundle, &id]).spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + bound_ms(5000);
         while descendants(child.id() as i32).is_empty() && child.try_wait().unwrap().is_none() && Instant::now() < deadline {
             std::hint::spin_loop();
         }
@@ -233,7 +242,7 @@ fn kill_while_joining_the_cgroup(kind: Kind) {
         let _ = child.wait();
         let policy = f.w.wasm_policy();
         let delete = f.w.isola().arg("--config").arg(&policy).args(["delete", "--force", &id]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(bound_ms(300));
         for &pid in &orphans {
             // SAFETY: as above; a pid that is gone gets ESRCH.
             unsafe { libc::kill(pid, libc::SIGCONT) };
@@ -242,7 +251,7 @@ fn kill_while_joining_the_cgroup(kind: Kind) {
         let case = format!("{kind:?} run killed while joining its cgroup (round {round})");
         assert!(out.status.success(), "{case}: delete --force: {}", stderr_of(&out));
         // The orphan, had it survived, has had time to act.
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(bound_ms(100));
         f.recover(&case, &id);
     }
     assert!(hit >= 4, "the kill landed during setup in only {hit} of 8 rounds");

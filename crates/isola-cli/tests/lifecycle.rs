@@ -74,7 +74,8 @@ fn a_killed_workload_exits_128_plus_the_signal() {
         let out = w.run(&["state", &id]);
         out.status.success() && serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["status"] == "running"
     });
-    assert!(w.run(&["kill", &id, "9"]).status.success());
+    let kill = w.run(&["kill", &id, "9"]);
+    assert!(kill.status.success(), "kill: {}", stderr_of(&kill));
     let status = child.wait_with_output().unwrap().status;
     assert_eq!(status.code(), Some(137));
     w.assert_no_leftovers(&id);

@@ -279,6 +279,23 @@ impl Cri {
         Ok(())
     }
 
+    /// UpdateContainerResources with a new memory limit (the kubelet's in-place resize).
+    pub async fn update_memory_limit(&self, id: &str, bytes: i64) -> Result<()> {
+        self.rt
+            .clone()
+            .update_container_resources(cri::UpdateContainerResourcesRequest {
+                container_id: id.into(),
+                linux: Some(cri::LinuxContainerResources {
+                    memory_limit_in_bytes: bytes,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("UpdateContainerResources {id}"))?;
+        Ok(())
+    }
+
     pub async fn remove_container(&self, id: &str) -> Result<()> {
         self.rt
             .clone()

@@ -222,6 +222,104 @@ async fn stop_container_kills_long_running_wasm_quickly(h: &Harness) -> Result<(
     cri.stop_and_remove_pod(&pod.id).await
 }
 
+/// A file of the cgroup that `pid` is in, for `controller` on v1 (on v2 every controller has
+/// the one directory): `/sys/fs/cgroup[/controller]/<path>/<file>`.
+fn cgroup_file(pid: u32, controller: &str, file: &str) -> Result<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let rel = path.trim_start_matches('/');
+        if controllers.is_empty() && cgroup_v2() {
+            return Ok(std::path::Path::new("/sys/fs/cgroup").join(rel).join(file));
+        }
+        if controllers.split(',').any(|c| c == controller) {
+            return Ok(std::path::Path::new("/sys/fs/cgroup").join(controller).join(rel).join(file));
+        }
+    }
+    bail!("no {controller} cgroup in /proc/{pid}/cgroup: {text:?}")
+}
+
+/// A cgroup v2 node (the unified hierarchy at the root), not v1 or hybrid.
+fn cgroup_v2() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The init pid of a CRI container, from `isola state` under the root the runc shim gives it.
+fn state_pid(h: &Harness, id: &str) -> Result<u32> {
+    let out = Command::new(&h.isola)
+        .arg("--root")
+        .arg(h.layout.isola_root.join(K8S_NAMESPACE))
+        .args(["state", id])
+        .output()
+        .context("running isola state")?;
+    ensure!(out.status.success(), "isola state {id}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let state: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    state["pid"].as_u64().map(|p| p as u32).with_context(|| format!("isola state {id}: no pid"))
+}
+
+fn ctr(h: &Harness, args: &[&str]) -> Result<String> {
+    let out = Command::new("ctr")
+        .arg("-a")
+        .arg(&h.layout.socket)
+        .args(["-n", K8S_NAMESPACE])
+        .args(args)
+        .output()
+        .context("running ctr")?;
+    ensure!(
+        out.status.success(),
+        "ctr {args:?}: {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The runtime's `update`, `ps`, `pause` and `resume` as containerd drives them: the CRI's
+/// UpdateContainerResources, then `ctr task ps|pause|resume` (the runc shim calls the runtime's
+/// command for each), checked in the container's cgroup (v1 freezer, or v2 `cgroup.freeze`).
+async fn update_ps_pause_resume_of_a_running_container(h: &Harness) -> Result<()> {
+    let cri = h.cri();
+    let pod = cri.run_pod(&pod(h, "resizable", false)).await?;
+    let mut spec = container("sleeper", SLEEPER_NATIVE, false);
+    spec.memory_limit = Some(64 * MIB);
+    let id = cri.create_container(&pod, &spec).await?;
+    cri.start_container(&id).await?;
+    cri.wait_state(&id, ContainerState::ContainerRunning, isola_e2e::scaled(Duration::from_secs(20)))
+        .await?;
+    let pid = state_pid(h, &id)?;
+    let (limit_file, v1) = if cgroup_v2() {
+        (cgroup_file(pid, "memory", "memory.max")?, false)
+    } else {
+        (cgroup_file(pid, "memory", "memory.limit_in_bytes")?, true)
+    };
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map(|t| t.trim().to_owned()).unwrap_or_default();
+    ensure!(read(&limit_file) == (64 * MIB).to_string(), "memory limit before the update: {}", read(&limit_file));
+    cri.update_memory_limit(&id, 96 * MIB).await?;
+    ensure!(read(&limit_file) == (96 * MIB).to_string(), "memory limit after UpdateContainerResources: {}", read(&limit_file));
+
+    let ps = ctr(h, &["task", "ps", &id])?;
+    ensure!(ps.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string())), "ctr task ps lists no pid {pid}: {ps:?}");
+
+    let frozen = || -> Result<bool> {
+        Ok(if v1 {
+            read(&cgroup_file(pid, "freezer", "freezer.state")?) == "FROZEN"
+        } else {
+            read(&cgroup_file(pid, "memory", "cgroup.events")?).lines().any(|l| l == "frozen 1")
+        })
+    };
+    ctr(h, &["task", "pause", &id])?;
+    ensure!(frozen()?, "the cgroup is not frozen after ctr task pause");
+    ensure!(ctr(h, &["task", "ls"])?.lines().any(|l| l.contains(&id) && l.contains("PAUSED")), "ctr task ls does not say PAUSED");
+    ctr(h, &["task", "resume", &id])?;
+    ensure!(!frozen()?, "the cgroup is still frozen after ctr task resume");
+    cri.wait_state(&id, ContainerState::ContainerRunning, isola_e2e::scaled(Duration::from_secs(5)))
+        .await?;
+    eprintln!("    memory limit 64 -> 96 MiB in {}, ps listed pid {pid}, paused and resumed", limit_file.display());
+    cri.stop_and_remove_container(&id, 2).await?;
+    cri.stop_and_remove_pod(&pod.id).await
+}
+
 /// `ctr run --runc-binary isola --rm` with the wasm image; ctr 1.6 passes OCI annotations with
 /// `--annotation`, so both selectors that sniff the module are tried.
 fn ctr_run_with_isola_binary_runs_wasm(h: &Harness) -> Result<()> {
@@ -322,6 +420,9 @@ fn cri_end_to_end() {
         }),
         ("stop_container_kills_long_running_wasm_quickly", |h| {
             Box::pin(stop_container_kills_long_running_wasm_quickly(h))
+        }),
+        ("update_ps_pause_resume_of_a_running_container", |h| {
+            Box::pin(update_ps_pause_resume_of_a_running_container(h))
         }),
     ];
     let mut failures = Vec::new();

@@ -155,7 +155,11 @@ pub fn is_unified() -> bool {
 }
 
 /// Whether any controller still has a directory for this cgroup (v1: one per hierarchy).
-pub fn exists(cgroup_path: &Path) -> bool {
+pub fn exists(cgroup_path: &Path, systemd: bool, id: &str) -> bool {
+    if systemd {
+        // `slice:prefix:name` is no directory: the manager knows the scope's cgroup.
+        return manager(cgroup_path, true, id).is_ok_and(|m| m.get_all_pids().is_ok());
+    }
     let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
     std::fs::read_dir("/sys/fs/cgroup")
         .map(|hierarchies| {

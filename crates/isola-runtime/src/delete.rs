@@ -51,7 +51,7 @@ impl Runtime {
         // A setup process orphaned by a killed create or exec must be gone before the cgroup
         // goes, or it recreates the cgroup behind us. Held until the state dir is removed.
         let _setup = setup_lock::wait_until_free(&dir, &path, self.systemd_cgroup, id, SETUP_TIMEOUT).step(id, "delete")?;
-        if cgroup::exists(&path) {
+        if cgroup::exists(&path, self.systemd_cgroup, id) {
             cgroup::destroy(&path, self.systemd_cgroup, id).step(id, "delete cgroup")?;
         }
         fs::remove_dir_all(&dir).step(id, "delete state")
@@ -60,5 +60,6 @@ impl Runtime {
 
 /// How long `delete` waits for setup processes of an interrupted create or exec to go (they
 /// are killed once they reach the cgroup and exit on their own when they find their parent
-/// gone; both take milliseconds).
-const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// gone; both take milliseconds, but under the systemd driver on an emulated VM a setup
+/// process still waiting for systemd to make its scope took over 2 s).
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);

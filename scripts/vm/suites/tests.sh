@@ -3,7 +3,7 @@
 # command line, once with cgroupfs paths (no flag) and once with --systemd-cgroup
 # (ISOLA_TEST_CGROUP_DRIVER=systemd, read by tests/common). Then checks that no isola scope or
 # cgroup is left in systemd's tree.
-# needs-tests: lifecycle limits wasm hostile hostile_corpus
+# needs-tests: lifecycle limits wasm hostile hostile_corpus fault
 echo "guest up $(cut -d" " -f1 /proc/uptime) s when the suite started"
 set -u
 echo "kernel $(uname -r), $(nproc) CPUs, cgroup $(stat -fc %T /sys/fs/cgroup), systemd $(systemctl --version | head -1 | cut -d' ' -f2)"
