@@ -3,7 +3,8 @@
 
 Targets: isola (Linux container), isola-wasm (warm module cache), runc, crun (through the
 hybrid-cgroup workaround these VMs need, when the host is hybrid), and plain exec. Prints medians, p10/p90 and the
-ratios isola/crun and isola-wasm/crun. Usage: scripts/bench_startup.py [RUNS] (as root).
+ratios isola/crun and isola-wasm/crun. Usage: scripts/bench_startup.py [RUNS] (as root);
+BENCH_CGROUP_DRIVER=systemd runs every runtime with --systemd-cgroup (needs systemd).
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -58,12 +59,18 @@ def main():
         if os.path.ismount("/sys/fs/cgroup/unified"):
             crun = ["unshare", "-m", "--propagation", "private", "sh", "-c",
                     'umount /sys/fs/cgroup/unified && exec crun "$@"', "crun"]
+        # BENCH_CGROUP_DRIVER=systemd: every runtime manages cgroups through systemd (a
+        # transient scope per container), as on a kubeadm node; the default is cgroupfs.
+        systemd = os.environ.get("BENCH_CGROUP_DRIVER") == "systemd"
+        flag = ["--systemd-cgroup"] if systemd else []
+        if systemd:
+            print("cgroup driver: systemd (--systemd-cgroup for isola, runc and crun)")
         targets = {
             "plain exec": lambda i: [os.path.join(native, "rootfs/hello")],
-            "isola": lambda i: [ISOLA, "--root", f"{work}/isola", "run", "--bundle", native, f"n{i}"],
-            "isola-wasm": lambda i: [ISOLA, "--config", policy, "--root", f"{work}/isola", "run", "--bundle", wasm, f"w{i}"],
-            "crun": lambda i: crun + ["--root", f"{work}/crun", "run", "--bundle", native, f"c{i}"],
-            "runc": lambda i: ["runc", "--root", f"{work}/runc", "run", "--bundle", native, f"r{i}"],
+            "isola": lambda i: [ISOLA, *flag, "--root", f"{work}/isola", "run", "--bundle", native, f"n{i}"],
+            "isola-wasm": lambda i: [ISOLA, *flag, "--config", policy, "--root", f"{work}/isola", "run", "--bundle", wasm, f"w{i}"],
+            "crun": lambda i: crun + [*flag, "--root", f"{work}/crun", "run", "--bundle", native, f"c{i}"],
+            "runc": lambda i: ["runc", *flag, "--root", f"{work}/runc", "run", "--bundle", native, f"r{i}"],
         }
         times = {t: [] for t in targets}
         for i in range(-5, RUNS):  # five warm-up rounds, then measured rounds

@@ -59,6 +59,37 @@ fn options_may_follow_the_container_id() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 }
 
+/// containerd sends `kill --all ID 9` after every exit; under the systemd driver the scope's
+/// cgroup is gone by then (systemd removes an empty scope). As under runc, a stopped container
+/// without a cgroup has nothing to signal: success, not an error (containerd retried it
+/// forever and the pod never saw its container exit). Here the cgroup is removed by hand.
+#[test]
+fn kill_all_of_a_stopped_container_whose_cgroup_is_gone_succeeds() {
+    let w = World::new("killall");
+    let id = w.id("gone");
+    let bundle = w.bundle("b", &["true"], |_| {});
+    let out = w.run(&["create", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "create: {}", stderr_of(&out));
+    assert!(w.run(&["start", &id]).status.success());
+    wait_until("stopped", || w.state(&id)["status"] == "stopped");
+    let controllers: Vec<String> = if cgroup_v2() {
+        vec![String::new()]
+    } else {
+        std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+    };
+    wait_until("the cgroup is gone", || {
+        for c in &controllers {
+            let _ = std::fs::remove_dir(cgroup_dir(&id, c));
+        }
+        controllers.iter().all(|c| !cgroup_dir(&id, c).exists())
+    });
+    let out = w.run(&["kill", "--all", &id, "9"]);
+    assert!(out.status.success(), "kill --all: {}", stderr_of(&out));
+    let out = w.run(&["delete", &id]);
+    assert!(out.status.success(), "delete: {}", stderr_of(&out));
+    w.assert_no_leftovers(&id);
+}
+
 #[test]
 fn a_killed_workload_exits_128_plus_the_signal() {
     let w = World::new("signal");

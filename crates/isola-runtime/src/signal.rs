@@ -14,6 +14,15 @@ impl Runtime {
         self.existing(id, "kill")?;
         let sig = container::parse_signal(signal).step(id, "kill")?;
         let mut c = container::load(&self.lc_root(id), id).step(id, "kill")?;
+        // Under the systemd driver a scope goes as soon as its last process exits, and
+        // containerd sends `kill --all` after every exit: with nothing left, as under runc,
+        // there is nothing to signal (it used to fail on the missing cgroup, forever).
+        if all && c.status() == container::ContainerStatus::Stopped {
+            let path = self.cgroup_path(id).unwrap_or_else(|_| self.default_cgroups_path(id));
+            if !isola_linux::cgroup::exists(&path, self.systemd_cgroup, id) {
+                return Ok(());
+            }
+        }
         // After KILL the init is dead when `kill` returns, as under runc: a `delete` right
         // after must not find it still exiting (and read it as running).
         let init = container::names_sigkill(signal).then(|| c.pid()).flatten().and_then(|p| ProcessHandle::open(p.as_raw()));
