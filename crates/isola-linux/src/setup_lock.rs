@@ -117,6 +117,7 @@ pub fn wait_until_free(
             return Ok(Some(file));
         }
         cgroup::kill_all(cgroup_path, systemd, id);
+        kill_setup_processes_holding(&file);
         if Instant::now() > deadline {
             return Err(LinuxError(format!(
                 "a process setting the container up still holds {} after {} ms",
@@ -125,6 +126,34 @@ pub fn wait_until_free(
             )));
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// SIGKILLs every setup process (libcontainer names them `youki:[1:INTER]`, `youki:[2:INIT]`)
+/// that holds this lock file open. An orphan that is neither in the cgroup nor about to exit
+/// (under the systemd driver one waited on systemd, outside the scope, for over 10 s) holds
+/// the lock forever otherwise. Only in `delete`'s wait, so the scan of /proc is rare.
+fn kill_setup_processes_holding(file: &File) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(lock) = file.metadata() else { return };
+    let Ok(procs) = std::fs::read_dir("/proc") else { return };
+    let me = std::process::id().to_string();
+    for p in procs.flatten() {
+        let name = p.file_name();
+        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && *n != me) else { continue };
+        let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("youki:") {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == lock.dev() && m.ino() == lock.ino())
+        });
+        if holds {
+            if let Ok(pid) = pid.parse::<i32>() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
     }
 }
 

@@ -86,6 +86,12 @@ impl Default for WasmDefaults {
 impl NodeConfig {
     /// Parses a node policy file's text; the error names the key or line at fault.
     pub fn parse(text: &str) -> Result<Self, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        // serde reads a struct from an array too, by position (`wasm = [1024]` would set
+        // max-memory): the `[wasm]` section must be a table.
+        if table.get("wasm").is_some_and(|w| !w.is_table()) {
+            return Err(format!("wasm: must be a table ([wasm]), not {}", table["wasm"].type_str()));
+        }
         let config: NodeConfig = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
         let w = &config.wasm;
         for (key, value) in [

@@ -1,4 +1,4 @@
-//! Inputs the fuzz targets (fuzz/fuzz_targets/plan.rs, annotations.rs) found breaking a policy
+//! Inputs the fuzz targets (fuzz/fuzz_targets/plan.rs, annotations.rs, node_config.rs) found breaking a policy
 //! property, pinned as ordinary tests. Each names the property it broke.
 
 use std::collections::{HashMap, HashSet};
@@ -82,4 +82,15 @@ fn a_refused_sysctl_is_a_one_line_error() {
         .to_string();
     assert!(err.contains("not namespaced"), "{err}");
     assert!(!err.contains('\n'), "{err:?}");
+}
+
+/// fuzz/fuzz_targets/node_config.rs: `wasm = []` was accepted (serde reads a struct from an
+/// array, by position), so `wasm = [1024]` set max-memory. The `[wasm]` section must be a table.
+#[test]
+fn a_wasm_section_that_is_not_a_table_is_refused() {
+    for text in ["wasm=[]", "wasm = [1024]", "wasm = 3", "wasm = \"x\""] {
+        let err = NodeConfig::parse(text).expect_err(text);
+        assert!(err.contains("wasm") && err.contains("table") && !err.contains('\n'), "{text}: {err}");
+    }
+    assert_eq!(NodeConfig::parse("[wasm]\nmax-memory = 1024\n").unwrap().wasm.max_memory, 1024);
 }

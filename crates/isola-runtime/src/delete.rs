@@ -51,7 +51,9 @@ impl Runtime {
         // A setup process orphaned by a killed create or exec must be gone before the cgroup
         // goes, or it recreates the cgroup behind us. Held until the state dir is removed.
         let _setup = setup_lock::wait_until_free(&dir, &path, self.systemd_cgroup, id, SETUP_TIMEOUT).step(id, "delete")?;
-        if cgroup::exists(&path, self.systemd_cgroup, id) {
+        // Under systemd the unit may be left without a cgroup (failed: its process died before
+        // systemd moved it): destroy stops and resets it either way.
+        if self.systemd_cgroup || cgroup::exists(&path, self.systemd_cgroup, id) {
             cgroup::destroy(&path, self.systemd_cgroup, id).step(id, "delete cgroup")?;
         }
         fs::remove_dir_all(&dir).step(id, "delete state")

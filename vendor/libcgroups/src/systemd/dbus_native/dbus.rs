@@ -520,12 +520,14 @@ impl SystemdClient for DbusConnection {
     fn stop_transient_unit(&self, unit_name: &str) -> Result<()> {
         let proxy = self.create_proxy();
 
-        proxy
-            .stop_unit(unit_name, "replace")
-            .map_err(|err| SystemdClientError::FailedStop {
-                err: Box::new(err),
-                unit_name: unit_name.into(),
-            })?;
+        let stopped = proxy.stop_unit(unit_name, "replace");
+        // isola patch: a failed unit stays loaded (and its name taken) until reset, as runc's
+        // systemd driver does on destroy; harmless for a unit that did not fail.
+        let _ = proxy.reset_failed_unit(unit_name);
+        stopped.map_err(|err| SystemdClientError::FailedStop {
+            err: Box::new(err),
+            unit_name: unit_name.into(),
+        })?;
         Ok(())
     }
 

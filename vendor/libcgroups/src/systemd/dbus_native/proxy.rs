@@ -202,6 +202,12 @@ impl<'conn> Proxy<'conn> {
         )
     }
 
+    /// isola patch: `ResetFailedUnit`, so a unit that failed (a scope whose process died before
+    /// systemd moved it) does not block a new unit of the same name.
+    pub fn reset_failed_unit(&self, name: &str) -> Result<()> {
+        self.method_call("org.freedesktop.systemd1.Manager", "ResetFailedUnit", Some(name.to_string()))
+    }
+
     pub fn set_unit_properties(
         &self,
         name: &str,
