@@ -76,6 +76,12 @@ pub fn default_systemd_cgroups_path(id: &str) -> PathBuf {
     PathBuf::from(format!("system.slice:isola:{id}"))
 }
 
+/// Default cgroups path for a container whose spec gives none, in the form of the runtime's
+/// cgroup driver.
+pub fn default_cgroups_path_for(id: &str, systemd_cgroup: bool) -> PathBuf {
+    if systemd_cgroup { default_systemd_cgroups_path(id) } else { default_cgroups_path(id) }
+}
+
 /// Validates and hardens a container spec.
 pub fn plan_container(
     id: &str,
@@ -137,8 +143,7 @@ pub fn plan_container(
 
     let linux = spec.linux_mut().as_mut().expect("checked above");
     if linux.cgroups_path().is_none() {
-        let path = if host.systemd_cgroup { default_systemd_cgroups_path(id) } else { default_cgroups_path(id) };
-        linux.set_cgroups_path(Some(path));
+        linux.set_cgroups_path(Some(default_cgroups_path_for(id, host.systemd_cgroup)));
     }
     // libcontainer writes a cgroup's device rules (deny all, then the defaults and the spec's)
     // only when the spec has `linux.resources`: without it every host device stayed allowed.

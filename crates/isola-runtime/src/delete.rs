@@ -21,7 +21,7 @@ impl Runtime {
         }
         // An unreadable planned spec (a corrupted state file) must not leave the cgroup and its
         // processes behind: fall back to the path policy gives a container without one.
-        let path = self.cgroup_path(id).unwrap_or_else(|_| self.default_cgroups_path(id));
+        let path = self.cgroup_path_or_default(id);
         match container::load(&self.lc_root(id), id) {
             Ok(mut c) => {
                 if !force && !matches!(c.status(), ContainerStatus::Stopped | ContainerStatus::Created) {

@@ -18,7 +18,7 @@ impl Runtime {
         // containerd sends `kill --all` after every exit: with nothing left, as under runc,
         // there is nothing to signal (it used to fail on the missing cgroup, forever).
         if all && c.status() == container::ContainerStatus::Stopped {
-            let path = self.cgroup_path(id).unwrap_or_else(|_| self.default_cgroups_path(id));
+            let path = self.cgroup_path_or_default(id);
             if !isola_linux::cgroup::exists(&path, self.systemd_cgroup, id) {
                 return Ok(());
             }

@@ -112,19 +112,16 @@ impl Runtime {
         oci_spec::runtime::Spec::load(&path).map_err(|e| RuntimeError::new(id, "read state", format!("{}: {e}", path.display())))
     }
 
-    /// The cgroups path of a container whose spec gives none, in the form of this runtime's
-    /// cgroup driver.
-    pub(crate) fn default_cgroups_path(&self, id: &str) -> PathBuf {
-        if self.systemd_cgroup {
-            isola_policy::plan::default_systemd_cgroups_path(id)
-        } else {
-            isola_policy::plan::default_cgroups_path(id)
-        }
-    }
-
     /// The cgroup path the planned spec gives.
     pub(crate) fn cgroup_path(&self, id: &str) -> Result<PathBuf, RuntimeError> {
         Ok(cgroup_path_of(&self.planned_spec(id)?, id))
+    }
+
+    /// The cgroup path the planned spec gives or, when it cannot be read (a corrupted state
+    /// file), the path the policy gives a container without one under this cgroup driver.
+    pub(crate) fn cgroup_path_or_default(&self, id: &str) -> PathBuf {
+        self.cgroup_path(id)
+            .unwrap_or_else(|_| isola_policy::plan::default_cgroups_path_for(id, self.systemd_cgroup))
     }
 
     /// IDs of every container under the root.

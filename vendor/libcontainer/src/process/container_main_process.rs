@@ -54,20 +54,22 @@ type Result<T> = std::result::Result<T, ProcessError>;
 /// under systemd (systemd moves the process into the scope it creates) and on any error (the
 /// intermediate then creates the cgroup and attaches itself, as before, and reports it).
 fn cgroup_dir_for_clone(container_args: &ContainerArgs) -> Option<std::os::fd::OwnedFd> {
-    // One statfs; a v1 manager is not built here (it reads the mount table).
+    let config = &container_args.cgroup_config;
+    // `create_cgroup_manager`'s rule for the systemd manager, without building any manager
+    // but the v2 one (a v1 manager reads the mount table): one statfs, then the v2 manager.
+    if config.systemd_cgroup && !config.cgroup_path.is_absolute() {
+        return None;
+    }
     if !matches!(libcgroups::common::get_cgroup_setup(), Ok(libcgroups::common::CgroupSetup::Unified)) {
         return None;
     }
-    match libcgroups::common::create_cgroup_manager(container_args.cgroup_config.clone()) {
-        Ok(libcgroups::common::AnyCgroupManager::V2(manager)) => match manager.create_for_clone() {
-            Ok(fd) => fd,
-            Err(err) => {
-                tracing::debug!(?err, "cannot prepare the cgroup to clone into");
-                None
-            }
-        },
-        _ => None,
-    }
+    let root = std::path::PathBuf::from(libcgroups::common::DEFAULT_CGROUP_ROOT);
+    let created = libcgroups::v2::manager::Manager::new(root, config.cgroup_path.clone())
+        .and_then(|manager| manager.create_for_clone());
+    created.unwrap_or_else(|err| {
+        tracing::debug!(?err, "cannot prepare the cgroup to clone into");
+        None
+    })
 }
 
 pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
