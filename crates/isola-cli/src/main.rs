@@ -222,6 +222,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A tiered first start re-executes this binary to compile the module optimised in the
+    // background (see isola_runtime::run_background_compile); never a user-facing command.
+    if std::env::args_os().nth(1).is_some_and(|a| a == isola_runtime::BACKGROUND_COMPILE_ARG) {
+        isola_runtime::run_background_compile();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {

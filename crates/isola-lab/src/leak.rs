@@ -140,7 +140,9 @@ impl Snapshot {
                 netns.insert(ns);
             }
             let Some((comm, state, ppid)) = stat(pid) else { continue };
-            if ppid == me {
+            // A tiered wasm start's background compile outlives its container by design (bounded
+            // by the node's compile timeout); as subreaper the lab adopts it and reaps it.
+            if ppid == me && comm != "isola-compile" {
                 snap.children.insert(pid, (comm.clone(), state));
             }
             if pid == me {
@@ -168,7 +170,8 @@ impl Snapshot {
         for dir in &scope.cache_dirs {
             if let Ok(rd) = std::fs::read_dir(dir) {
                 for e in rd.flatten() {
-                    if e.file_name().to_string_lossy().ends_with(".tmp") {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    if name.ends_with(".tmp") && !written_by_live_background_compile(&name) {
                         snap.cache_temps.insert(e.path().display().to_string());
                     }
                 }
@@ -235,6 +238,14 @@ pub fn counters(before: &Snapshot, after: &Snapshot) -> Vec<Counter> {
         }
     }
     out
+}
+
+/// A module cache `<key>.<pid>.<n>.tmp` whose writer is a live background compile (a tiered
+/// first start's optimised compile, which outlives the container by design) is a write in
+/// flight, not a leftover.
+fn written_by_live_background_compile(name: &str) -> bool {
+    let Some(pid) = name.rsplit('.').nth(2) else { return false };
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"__isola-background-compile"))
 }
 
 #[cfg(test)]

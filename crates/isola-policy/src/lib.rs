@@ -12,6 +12,6 @@ pub mod wasm;
 
 pub use id::validate_id;
 pub use mode::{Mode, WasmSelection};
-pub use node::NodeConfig;
+pub use node::{NodeConfig, WasmCompiler};
 pub use wasm::WasmPlan;
 pub use plan::{plan_container, plan_exec_process, Clamp, HostFacts, Plan, PolicyError};

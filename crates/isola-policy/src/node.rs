@@ -53,6 +53,23 @@ pub struct WasmDefaults {
     /// Size bound of the module cache in bytes; past it the least recently used artifacts are
     /// evicted. Default 2 GiB.
     pub cache_max_bytes: u64,
+    /// Which compiler makes a module's machine code. Default `tiered`.
+    pub compiler: WasmCompiler,
+}
+
+/// The node key `wasm.compiler`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WasmCompiler {
+    /// Cranelift only: a module the cache does not hold is compiled optimised before it starts
+    /// (seconds for megabytes of code).
+    Cranelift,
+    /// Winch (wasmtime's baseline compiler) only: fast compiles, slower code.
+    Winch,
+    /// A module the cache holds optimised starts on that code; otherwise its first start
+    /// compiles with Winch and runs at once while a detached, bounded, idle-priority process
+    /// compiles it with Cranelift into the cache for later starts.
+    Tiered,
 }
 
 impl Default for NodeConfig {
@@ -79,6 +96,7 @@ impl Default for WasmDefaults {
             compile_memory: 512 << 20,
             compile_timeout_ms: 30_000,
             cache_max_bytes: 2 << 30,
+            compiler: WasmCompiler::Tiered,
         }
     }
 }
@@ -130,6 +148,16 @@ mod tests {
         assert_eq!(c.capability_ceiling, vec!["CAP_KILL"]);
         assert_eq!(c.wasm.timeout_ms, 5);
         assert!(c.default_seccomp);
+    }
+
+    #[test]
+    fn the_compiler_is_tiered_unless_the_node_says_otherwise() {
+        assert_eq!(NodeConfig::default().wasm.compiler, WasmCompiler::Tiered);
+        for (text, compiler) in [("cranelift", WasmCompiler::Cranelift), ("winch", WasmCompiler::Winch), ("tiered", WasmCompiler::Tiered)] {
+            assert_eq!(NodeConfig::parse(&format!("[wasm]\ncompiler = \"{text}\"")).unwrap().wasm.compiler, compiler);
+        }
+        let err = NodeConfig::parse("[wasm]\ncompiler = \"llvm\"").unwrap_err();
+        assert!(err.contains("llvm") && !err.contains('\n'), "{err}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::node::NodeConfig;
+use crate::node::{NodeConfig, WasmCompiler};
 
 /// Prefix of isola's wasm annotations.
 pub const PREFIX: &str = "io.isola.wasm.";
@@ -41,6 +41,8 @@ pub struct WasmPlan {
     pub compile_timeout_ms: u64,
     /// Size bound of the module cache (node policy).
     pub cache_max_bytes: u64,
+    /// Which compiler makes the module's code (node policy).
+    pub compiler: WasmCompiler,
 }
 
 fn number(key: &str, value: &str) -> Result<u64, String> {
@@ -77,6 +79,7 @@ pub fn plan_wasm(
         compile_memory: memory_limit.map_or(d.compile_memory, |limit| limit.min(d.compile_memory)),
         compile_timeout_ms: d.compile_timeout_ms,
         cache_max_bytes: d.cache_max_bytes,
+        compiler: d.compiler,
     };
     let mut clamps = Vec::new();
     let mut keys: Vec<_> = annotations.keys().filter(|k| k.starts_with(PREFIX)).collect();

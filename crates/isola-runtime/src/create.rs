@@ -129,7 +129,7 @@ impl Runtime {
             .map_err(|e| RuntimeError::new(id, "wasm module", format!("{}: {e}", module.display())))?;
         let sandbox = wasm::sandbox(plan, wasm::cpu_limit(spec)).step(id, "wasm engine")?;
         let loaded = sandbox.load_bytes(&module, bytes).step(id, "wasm module")?;
-        tracing::debug!(id, cache = ?loaded.cache_outcome(), "wasm module loaded");
+        tracing::debug!(id, cache = ?loaded.cache_outcome(), compiler = loaded.compiler(), "wasm module loaded");
         let host_filter = if plan.host_seccomp {
             let profile = isola_policy::seccomp::wasm_host_profile();
             let mut filter = seccomp::cached(&profile, &self.seccomp_cache()).step(id, "wasm host seccomp")?;

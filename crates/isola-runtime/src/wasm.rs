@@ -14,8 +14,8 @@ use std::time::Duration;
 use isola_linux::guest_root;
 use isola_linux::libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use isola_linux::seccomp::{self, CompiledFilter};
-use isola_policy::WasmPlan;
-use isola_wasm::{CompileLimits, Guest, GuestStdio, Loaded, ModuleCache, Preopen, Sandbox, SandboxConfig};
+use isola_policy::{WasmCompiler, WasmPlan};
+use isola_wasm::{CompileLimits, Compiler, Guest, GuestStdio, Loaded, ModuleCache, Preopen, Sandbox, SandboxConfig};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 /// The engine for a container's wasm settings. `cpus` is the container's CPU limit (its
@@ -33,7 +33,15 @@ pub(crate) fn sandbox(plan: &WasmPlan, cpus: Option<f64>) -> Result<Sandbox, Str
             memory: plan.compile_memory,
             timeout: Duration::from_millis(plan.compile_timeout_ms),
             threads,
+            // The background compile of a tiered first start is this same binary, re-executed
+            // (isola-cli's `main` hands `BACKGROUND_COMPILE_ARG` to isola-wasm).
+            background_compiler: Some(PathBuf::from("/proc/self/exe")),
         }),
+        compiler: match plan.compiler {
+            WasmCompiler::Cranelift => Compiler::Cranelift,
+            WasmCompiler::Winch => Compiler::Winch,
+            WasmCompiler::Tiered => Compiler::Tiered,
+        },
         ..SandboxConfig::default()
     };
     let cache = ModuleCache::new(PathBuf::from(&plan.module_cache))

@@ -5,7 +5,9 @@
 //!
 //! Layout of the cache directory (owned by the euid, mode 0700):
 //! `<sha256>-<fingerprint>.cwasm` (artifact, 0600), `<same>.lock` (flock only),
-//! `<same>.<pid>.<n>.tmp` (a write in progress, renamed into place when complete).
+//! `<same>.<pid>.<n>.tmp` (a write in progress, renamed into place when complete),
+//! `<same>.failed` (a tiered sandbox's background compile of that key runs or failed; see
+//! `background.rs`), `background.log` (one line per background compile).
 //! With a size bound, each compile evicts the least recently loaded artifacts (an artifact's
 //! mtime is its last load) until the cache fits, skipping any a loader holds a shared lock on.
 
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
+use crate::background;
 use crate::compile;
 use crate::engine::hex;
 use crate::error::{one_line, WasmError};
@@ -88,6 +91,14 @@ impl ModuleCache {
             }
         }
         let cache = Self { dir: Some(dir), max_bytes: None };
+        cache.verify_dir()?;
+        Ok(cache)
+    }
+
+    /// Opens a cache directory that must already exist (never creating it) and verifies it: the
+    /// background compile's, whose cache may have been removed since the compile was started.
+    pub(crate) fn existing(dir: PathBuf, max_bytes: Option<u64>) -> Result<Self, WasmError> {
+        let cache = Self { dir: Some(dir), max_bytes };
         cache.verify_dir()?;
         Ok(cache)
     }
@@ -182,6 +193,8 @@ impl ModuleCache {
             Some(l) => compile::in_child(engine, module_path, bytes, kind, l)?,
         };
         write_atomically(&artifact, &seal(&serialized))?;
+        // A background compile of this key that failed is answered by this one.
+        let _ = fs::remove_file(failed_marker(&artifact));
         self.evict_over_bound(&artifact);
         tracing::info!(
             module = %module_path.display(),
@@ -193,6 +206,96 @@ impl ModuleCache {
         // configuration, in this process or in our own bounded child (through a sealed memfd).
         let loaded = deserialize(engine, module_path, &serialized, kind)?;
         Ok((loaded, CacheOutcome::Compiled))
+    }
+
+    /// A verified artifact the cache holds, if any: no compile, no lock.
+    pub(crate) fn load_cached(&self, engine: &Engine, fingerprint: &str, bytes: &[u8], kind: Kind) -> Result<Option<Artifact>, WasmError> {
+        let Some(artifact) = self.artifact_path(bytes, fingerprint) else { return Ok(None) };
+        self.verify_dir()?;
+        Ok(try_load(engine, &artifact, kind))
+    }
+
+    /// Starts `job` (the optimised compile of a module that runs on baseline code) as a
+    /// background process running `exe`, unless the cache holds its artifact, another process
+    /// compiles it now, or an attempt failed within [`background::RETRY_AFTER`]. Nothing here
+    /// fails the caller: the guest runs on baseline code either way.
+    pub(crate) fn fill_in_background(&self, exe: &Path, job: &background::Job) {
+        let (Some(dir), Some(artifact)) = (&self.dir, self.artifact_path(job.bytes, job.fingerprint)) else { return };
+        if artifact.exists() {
+            return;
+        }
+        if let Ok(meta) = fs::symlink_metadata(failed_marker(&artifact)) {
+            if meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age < background::RETRY_AFTER) {
+                tracing::debug!(artifact = %artifact.display(), "an optimised compile of this module failed recently; not trying again yet");
+                return;
+            }
+        }
+        match try_lock_key(&artifact) {
+            Ok(Some(_free)) => {}
+            Ok(None) => {
+                tracing::debug!(artifact = %artifact.display(), "an optimised compile of this module is running");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the optimised compile");
+                return;
+            }
+        }
+        match background::spawn(exe, dir, self.max_bytes, job) {
+            Ok(()) => tracing::debug!(artifact = %artifact.display(), "started the optimised compile in the background"),
+            Err(e) => tracing::warn!(error = %e, "cannot start the optimised compile"),
+        }
+    }
+
+    /// The background compile's work: under the key's lock (nothing, if another process holds
+    /// it or the artifact is there), compile, store sealed, evict over the bound. The baseline
+    /// artifact stays (a start that missed the optimised one a moment ago loads it instead of
+    /// compiling again); it is never loaded again after that, so it is the first evicted.) A marker `<key>.failed` stands while the compile runs
+    /// and stays if it fails or is killed at a bound, so later starts do not try again at once.
+    pub(crate) fn fill(&self, engine: &Engine, fingerprint: &str, bytes: &[u8], kind: Kind) -> Result<(), String> {
+        let artifact = self.artifact_path(bytes, fingerprint).ok_or("no cache directory")?;
+        let Some(_lock) = try_lock_key(&artifact).map_err(|e| e.to_string())? else { return Ok(()) };
+        if artifact.exists() {
+            return Ok(());
+        }
+        let marker = failed_marker(&artifact);
+        write_atomically(&marker, format!("optimised compile started by pid {}\n", std::process::id()).as_bytes())
+            .map_err(|e| e.to_string())?;
+        let started = std::time::Instant::now();
+        match compile::precompile(engine, bytes, kind) {
+            Ok(code) => {
+                write_atomically(&artifact, &seal(&code)).map_err(|e| e.to_string())?;
+                let _ = fs::remove_file(&marker);
+                self.evict_over_bound(&artifact);
+                self.record(&format!("compiled {} in {} ms", file_name(&artifact), started.elapsed().as_millis()));
+                Ok(())
+            }
+            Err(e) => {
+                let cause = one_line(&e);
+                let _ = write_atomically(&marker, format!("optimised compile failed: {cause}\n").as_bytes());
+                self.record(&format!("failed {}: {cause}", file_name(&artifact)));
+                Err(cause)
+            }
+        }
+    }
+
+    /// Appends one line to `background.log` in the cache directory, the background compiles'
+    /// record for operators (they have no terminal and no runtime log); past 1 MiB the file
+    /// is moved to `background.log.1` first.
+    fn record(&self, line: &str) {
+        let Some(dir) = &self.dir else { return };
+        let path = dir.join(BACKGROUND_LOG);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.len() > 1 << 20) {
+            let _ = fs::rename(&path, dir.join(format!("{BACKGROUND_LOG}.1")));
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let _ = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{now} pid {} {line}\n", std::process::id()).as_bytes()));
     }
 
     /// Evicts least recently used artifacts until the cache fits its bound (see
@@ -424,14 +527,7 @@ fn lock_key(artifact: &Path) -> Result<KeyLock, WasmError> {
         step,
         source,
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&lock_path)
-        .map_err(|e| io("open lock file", e))?;
+    let file = open_lock(artifact).map_err(|e| io("open lock file", e))?;
     loop {
         // SAFETY: flock on a file descriptor we own; no memory is passed.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
@@ -443,6 +539,44 @@ fn lock_key(artifact: &Path) -> Result<KeyLock, WasmError> {
             return Err(io("flock", err));
         }
     }
+}
+
+/// The key's lock if nobody holds it now, `None` if somebody does.
+fn try_lock_key(artifact: &Path) -> std::io::Result<Option<KeyLock>> {
+    let file = open_lock(artifact)?;
+    // SAFETY: flock on a file descriptor we own; no memory is passed.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(Some(KeyLock(file)));
+    }
+    let e = std::io::Error::last_os_error();
+    if e.kind() == std::io::ErrorKind::WouldBlock {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
+/// `<key>.lock` (created 0600 if missing, never through a symlink).
+fn open_lock(artifact: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(artifact.with_extension("lock"))
+}
+
+/// The background compiles' record, in the cache directory.
+pub(crate) const BACKGROUND_LOG: &str = "background.log";
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// `<key>.failed`: an optimised background compile of this key is running, or failed.
+fn failed_marker(artifact: &Path) -> PathBuf {
+    artifact.with_extension("failed")
 }
 
 /// temp file in the same directory (O_EXCL, 0600) + write + fsync + rename + fsync(dir).

@@ -189,7 +189,7 @@ fn memfd() -> std::io::Result<File> {
 }
 
 /// This process's data segment size (what RLIMIT_DATA counts), from /proc/self/status.
-fn vm_data_bytes() -> std::io::Result<u64> {
+pub(crate) fn vm_data_bytes() -> std::io::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()

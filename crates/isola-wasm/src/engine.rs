@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmFeatures};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy, WasmFeatures};
 
 use crate::error::{one_line, WasmError};
 use crate::SandboxConfig;
@@ -55,10 +55,25 @@ fn disabled_features() -> WasmFeatures {
         | WasmFeatures::CM_GC
 }
 
+/// The code generator of one engine. A `Compiler::Tiered` sandbox has one engine of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Cranelift,
+    Winch,
+}
+
 /// Builds the engine configuration for `cfg`. Every setter documents wasmtime's default and the
 /// security consequence of isola's choice.
-pub(crate) fn engine_config(cfg: &SandboxConfig, allocator: Allocator) -> Config {
+pub(crate) fn engine_config(cfg: &SandboxConfig, allocator: Allocator, backend: Backend) -> Config {
     let mut c = Config::new();
+
+    // strategy — default Cranelift. Winch (wasmtime's single-pass baseline compiler) for the
+    // baseline tier: it supports the same proposals isola enables, fuel and epochs, on x86_64
+    // and aarch64; its code is slower, its compile several times faster.
+    c.strategy(match backend {
+        Backend::Cranelift => Strategy::Cranelift,
+        Backend::Winch => Strategy::Winch,
+    });
 
     // epoch_interruption — default false. ON only when a wall-clock timeout is configured:
     // compiled code then checks an epoch counter at every function entry and loop back-edge, so
@@ -142,14 +157,15 @@ fn pooling_for_one_guest(cfg: &SandboxConfig) -> PoolingAllocationConfig {
     p
 }
 
-/// Creates an engine for `cfg`.
-pub(crate) fn build_engine(cfg: &SandboxConfig, allocator: Allocator) -> Result<Engine, WasmError> {
+/// Creates an engine for `cfg` with `backend`'s code generator.
+pub(crate) fn build_engine(cfg: &SandboxConfig, allocator: Allocator, backend: Backend) -> Result<Engine, WasmError> {
     let started = Instant::now();
-    let engine = Engine::new(&engine_config(cfg, allocator)).map_err(|e| WasmError::Engine {
+    let engine = Engine::new(&engine_config(cfg, allocator, backend)).map_err(|e| WasmError::Engine {
         cause: one_line(&e),
     })?;
     tracing::debug!(
         ?allocator,
+        ?backend,
         elapsed_us = started.elapsed().as_micros() as u64,
         "wasm engine built"
     );
@@ -158,8 +174,8 @@ pub(crate) fn build_engine(cfg: &SandboxConfig, allocator: Allocator) -> Result<
 
 /// Fingerprint of everything that makes a compiled artifact valid for this engine: the wasmtime
 /// version and wasmtime's own compatibility hash (target, tunables, enabled features, fuel,
-/// epochs). Hex, 16 bytes of sha256.
-pub(crate) fn fingerprint(engine: &Engine) -> String {
+/// epochs) and the code generator. Hex, 16 bytes of sha256.
+pub(crate) fn fingerprint(engine: &Engine, backend: Backend) -> String {
     use sha2::{Digest, Sha256};
     use std::hash::Hash;
 
@@ -177,6 +193,10 @@ pub(crate) fn fingerprint(engine: &Engine) -> String {
 
     let mut h = ShaHasher(Sha256::new());
     h.0.update(b"isola-wasm artifact v1\0wasmtime 48.0.8\0");
+    // Cranelift's keys are those of the releases before tiering (caches stay warm on upgrade).
+    if backend == Backend::Winch {
+        h.0.update(b"winch\0");
+    }
     engine.precompile_compatibility_hash().hash(&mut h);
     let digest = h.0.finalize();
     hex(&digest[..16])

@@ -61,6 +61,7 @@
 //! still running [`TIMEOUT_GRACE`] after its deadline ends the process with code 124 and the same
 //! reason line. [`Prepared::run`] (in-process callers) leaves that case to the caller.
 
+mod background;
 mod cache;
 mod clock;
 mod compile;
@@ -72,6 +73,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use background::{run_background_compile, BACKGROUND_COMPILE_ARG};
 pub use cache::{CacheOutcome, ModuleCache};
 pub use clock::{CoarseMonotonicClock, CoarseWallClock};
 pub use engine::Allocator;
@@ -98,6 +100,39 @@ pub struct SandboxConfig {
     /// Bounds of compiling a module the cache does not hold. `None` compiles in the calling
     /// process without bounds (trusted modules, tests); the runtime always sets them.
     pub compile: Option<CompileLimits>,
+    /// Which compiler makes the guest's machine code (see [`Compiler`]).
+    pub compiler: Compiler,
+}
+
+/// Which of wasmtime's compilers makes a guest's machine code (node key `wasm.compiler`).
+///
+/// Cranelift optimises: its code runs fastest, and compiling it takes time that grows with the
+/// module's code (seconds for megabytes). Winch, wasmtime's baseline compiler, translates each
+/// function in one pass: compiling is several times faster, its code slower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compiler {
+    /// Cranelift only: a module the cache does not hold is compiled optimised before it runs.
+    #[default]
+    Cranelift,
+    /// Winch only.
+    Winch,
+    /// A module the cache holds optimised runs that code. Otherwise its first start compiles
+    /// with Winch (cached too) and runs at once, and a detached, bounded, idle-priority process
+    /// compiles it with Cranelift into the cache, so later starts run optimised code. Needs
+    /// [`CompileLimits`] (the background compile is a bounded process); without them only the
+    /// baseline tier runs until `precompile` fills the optimised one.
+    Tiered,
+}
+
+impl Compiler {
+    /// The node key's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "cranelift",
+            Compiler::Winch => "winch",
+            Compiler::Tiered => "tiered",
+        }
+    }
 }
 
 /// Bounds of one compilation of an untrusted module: it runs in a forked child whose data
@@ -115,12 +150,16 @@ pub struct CompileLimits {
     /// Threads the compiler may use (the container's CPU limit, rounded up); its CPU time is
     /// capped at `timeout` on each of them.
     pub threads: usize,
+    /// The executable that runs a tiered sandbox's background compile: a binary that calls
+    /// [`run_background_compile`] when its `argv[1]` is [`BACKGROUND_COMPILE_ARG`] (the
+    /// runtime gives `/proc/self/exe`). `None`: no background compile.
+    pub background_compiler: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
     /// Defaults for untrusted code: 256 MiB per memory, 100 000 table elements, 100 instances,
     /// no timeout and no fuel (the runtime sets those from annotations), 1 ms clocks, 512 KiB of
-    /// wasm stack, compilation in process (the runtime sets [`CompileLimits`]).
+    /// wasm stack, compilation in process (the runtime sets [`CompileLimits`]), Cranelift.
     fn default() -> Self {
         Self {
             max_memory: 256 << 20,
@@ -131,6 +170,7 @@ impl Default for SandboxConfig {
             clock_resolution: Duration::from_millis(1),
             max_wasm_stack: 512 << 10,
             compile: None,
+            compiler: Compiler::default(),
         }
     }
 }

@@ -17,11 +17,12 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::background;
 use crate::cache::{Artifact, CacheOutcome, Kind, ModuleCache};
 use crate::clock::{CoarseMonotonicClock, CoarseWallClock};
-use crate::engine::{build_engine, fingerprint, start_watchdog, Allocator, Overrun};
+use crate::engine::{build_engine, fingerprint, start_watchdog, Allocator, Backend, Overrun};
 use crate::error::{one_line, WasmError};
-use crate::{Guest, GuestStdio, SandboxConfig};
+use crate::{Compiler, Guest, GuestStdio, SandboxConfig};
 
 /// Exit code of a guest that trapped (128 + SIGABRT, as a native `abort()`).
 pub const EXIT_TRAP: i32 = 134;
@@ -115,15 +116,67 @@ impl WasiView for P2State {
     }
 }
 
-/// The engine (configured once, see `engine.rs`), the module cache, and WASI linkers built on
-/// first use and reused for every guest.
+/// The engines (configured once, see `engine.rs`) and the module cache. A `Compiler::Tiered`
+/// sandbox has two engines: the primary (Cranelift) whose cached code later starts run, and the
+/// baseline (Winch) that compiles a first start.
 pub struct Sandbox {
     cfg: SandboxConfig,
+    primary: Tier,
+    baseline: Option<Tier>,
+    cache: ModuleCache,
+}
+
+/// One engine with what is bound to it: the key of its artifacts and its WASI linkers (built on
+/// first use and reused for every guest). Modules, linkers and stores of one engine never mix
+/// with another's.
+struct Tier {
+    backend: Backend,
     engine: Engine,
     fingerprint: String,
-    cache: ModuleCache,
     p1_linker: OnceLock<Result<Linker<P1State>, String>>,
     p2_linker: OnceLock<Result<wasmtime::component::Linker<P2State>, String>>,
+}
+
+impl Tier {
+    fn new(cfg: &SandboxConfig, allocator: Allocator, backend: Backend) -> Result<Self, WasmError> {
+        let engine = build_engine(cfg, allocator, backend)?;
+        let fingerprint = fingerprint(&engine, backend);
+        Ok(Self { backend, engine, fingerprint, p1_linker: OnceLock::new(), p2_linker: OnceLock::new() })
+    }
+
+    fn p1_linker(&self) -> Result<&Linker<P1State>, WasmError> {
+        self.p1_linker
+            .get_or_init(|| {
+                let mut linker = Linker::new(&self.engine);
+                wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut P1State| &mut s.wasi)
+                    .map_err(|e| one_line(&e))?;
+                Ok(linker)
+            })
+            .as_ref()
+            .map_err(|cause| WasmError::Engine {
+                cause: cause.clone(),
+            })
+    }
+
+    fn p2_linker(&self) -> Result<&wasmtime::component::Linker<P2State>, WasmError> {
+        self.p2_linker
+            .get_or_init(|| {
+                let mut linker = wasmtime::component::Linker::new(&self.engine);
+                wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| one_line(&e))?;
+                Ok(linker)
+            })
+            .as_ref()
+            .map_err(|cause| WasmError::Engine {
+                cause: cause.clone(),
+            })
+    }
+}
+
+/// Which of a sandbox's engines a loaded binary belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TierId {
+    Primary,
+    Baseline,
 }
 
 /// A guest that is loaded, linked and has its WASI context and store ready; `run` starts it.
@@ -141,6 +194,8 @@ pub struct Prepared {
 pub struct Loaded {
     pre: LoadedPre,
     cache_outcome: CacheOutcome,
+    tier: TierId,
+    backend: Backend,
 }
 
 enum LoadedPre {
@@ -152,6 +207,14 @@ impl Loaded {
     /// Whether the compiled code came from the cache or was compiled by this load.
     pub fn cache_outcome(&self) -> CacheOutcome {
         self.cache_outcome
+    }
+
+    /// The compiler that made the loaded code: `"cranelift"` or `"winch"`.
+    pub fn compiler(&self) -> &'static str {
+        match self.backend {
+            Backend::Cranelift => "cranelift",
+            Backend::Winch => "winch",
+        }
     }
 }
 
@@ -178,27 +241,33 @@ impl Sandbox {
         cache: ModuleCache,
         allocator: Allocator,
     ) -> Result<Self, WasmError> {
-        let engine = build_engine(cfg, allocator)?;
-        let fingerprint = fingerprint(&engine);
-        Ok(Self {
-            cfg: cfg.clone(),
-            engine,
-            fingerprint,
-            cache,
-            p1_linker: OnceLock::new(),
-            p2_linker: OnceLock::new(),
-        })
+        let (primary, baseline) = match cfg.compiler {
+            Compiler::Cranelift => (Tier::new(cfg, allocator, Backend::Cranelift)?, None),
+            Compiler::Winch => (Tier::new(cfg, allocator, Backend::Winch)?, None),
+            Compiler::Tiered => (
+                Tier::new(cfg, allocator, Backend::Cranelift)?,
+                Some(Tier::new(cfg, allocator, Backend::Winch)?),
+            ),
+        };
+        Ok(Self { cfg: cfg.clone(), primary, baseline, cache })
+    }
+
+    fn tier(&self, id: TierId) -> &Tier {
+        match (id, &self.baseline) {
+            (TierId::Baseline, Some(baseline)) => baseline,
+            _ => &self.primary,
+        }
     }
 
     /// The configured engine, for callers that validate modules without loading them (the
     /// fuzz targets); loading and running go through [`Sandbox::load`] and [`Sandbox::start`].
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.primary.engine
     }
 
-    /// The engine fingerprint that keys cache artifacts (hex).
+    /// The fingerprint that keys the primary engine's cache artifacts (hex).
     pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+        &self.primary.fingerprint
     }
 
     /// Loads (from cache, or compiles and stores) and links the guest, and builds its WASI
@@ -229,60 +298,102 @@ impl Sandbox {
         check_header(label, &bytes)?;
         self.check_size(label, &bytes)?;
         let kind = classify(&bytes);
-        let (artifact, cache_outcome) = self.cache.load_or_compile(
-            &self.engine,
-            &self.fingerprint,
-            label,
-            &bytes,
-            kind,
-            self.cfg.compile.as_ref(),
-        )?;
-        drop(bytes);
+        let (artifact, cache_outcome, tier) = match &self.baseline {
+            None => {
+                let (artifact, outcome) = self.cache.load_or_compile(
+                    &self.primary.engine,
+                    &self.primary.fingerprint,
+                    label,
+                    &bytes,
+                    kind,
+                    self.cfg.compile.as_ref(),
+                )?;
+                (artifact, outcome, TierId::Primary)
+            }
+            Some(baseline) => self.load_tiered(baseline, label, &bytes, kind)?,
+        };
+        let t = self.tier(tier);
         let pre = match artifact {
             Artifact::Module(module) => {
                 self.check_resources(label, Some(module.resources_required()))?;
-                LoadedPre::Module(self.link_module(label, &module)?)
+                LoadedPre::Module(self.link_module(t, label, &module)?)
             }
             Artifact::Component(component) => {
                 self.check_resources(label, component.resources_required())?;
-                LoadedPre::Component(self.link_component(label, &component)?)
+                LoadedPre::Component(self.link_component(t, label, &component)?)
             }
         };
-        Ok(Loaded { pre, cache_outcome })
+        // Only a module that will run is worth the optimised compile.
+        if let (TierId::Baseline, Some(limits)) = (tier, &self.cfg.compile) {
+            if let Some(exe) = &limits.background_compiler {
+                let job = background::Job {
+                    cfg: &self.cfg,
+                    fingerprint: &self.primary.fingerprint,
+                    bytes: &bytes,
+                    kind,
+                    limits,
+                };
+                self.cache.fill_in_background(exe, &job);
+            }
+        }
+        drop(bytes);
+        Ok(Loaded { pre, cache_outcome, tier, backend: t.backend })
+    }
+
+    /// The tiered load: the optimised artifact if the cache holds it; otherwise the baseline
+    /// (cached, or compiled now). A module the baseline compiler refuses is compiled optimised
+    /// at once (the validator is the same, so an invalid module is refused either way, with
+    /// Cranelift's message).
+    fn load_tiered(&self, baseline: &Tier, label: &Path, bytes: &[u8], kind: Kind) -> Result<(Artifact, CacheOutcome, TierId), WasmError> {
+        let limits = self.cfg.compile.as_ref();
+        if let Some(optimised) = self.cache.load_cached(&self.primary.engine, &self.primary.fingerprint, bytes, kind)? {
+            return Ok((optimised, CacheOutcome::Hit, TierId::Primary));
+        }
+        match self.cache.load_or_compile(&baseline.engine, &baseline.fingerprint, label, bytes, kind, limits) {
+            Ok((artifact, outcome)) => Ok((artifact, outcome, TierId::Baseline)),
+            Err(WasmError::Invalid { cause, .. }) => {
+                tracing::warn!(module = %label.display(), cause = %cause, "the baseline compiler refused the module; compiling it optimised");
+                let (artifact, outcome) = self.cache.load_or_compile(&self.primary.engine, &self.primary.fingerprint, label, bytes, kind, limits)?;
+                Ok((artifact, outcome, TierId::Primary))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Builds the guest's WASI context (opening its preopens) and store for a loaded binary.
     pub fn start(&self, loaded: &Loaded, guest: &Guest, stdio: GuestStdio) -> Result<Prepared, WasmError> {
         let mut wasi = self.wasi_builder(guest, stdio)?;
+        let engine = &self.tier(loaded.tier).engine;
         let ready = match &loaded.pre {
             LoadedPre::Module(pre) => {
                 let data = P1State { wasi: wasi.build_p1(), limits: self.limits() };
-                let store = self.new_store(data, |s| &mut s.limits)?;
+                let store = self.new_store(engine, data, |s| &mut s.limits)?;
                 Ready::Module { store, pre: pre.clone() }
             }
             LoadedPre::Component(pre) => {
                 let data = P2State { ctx: wasi.build(), table: ResourceTable::new(), limits: self.limits() };
-                let store = self.new_store(data, |s| &mut s.limits)?;
+                let store = self.new_store(engine, data, |s| &mut s.limits)?;
                 Ready::Component { store, pre: pre.clone() }
             }
         };
         Ok(Prepared {
             ready,
-            engine: self.engine.clone(),
+            engine: engine.clone(),
             timeout: self.cfg.timeout,
             fuel: self.cfg.fuel,
             cache_outcome: loaded.cache_outcome,
         })
     }
 
-    /// Fills the cache for `module` (node warm-up) without running it.
+    /// Fills the cache for `module` (node warm-up) without running it, with the primary
+    /// engine's code (optimised, for a tiered sandbox).
     pub fn precompile(&self, module: &Path) -> Result<CacheOutcome, WasmError> {
         let bytes = read_module(module)?;
         self.check_size(module, &bytes)?;
         let kind = classify(&bytes);
         let (_, outcome) = self.cache.load_or_compile(
-            &self.engine,
-            &self.fingerprint,
+            &self.primary.engine,
+            &self.primary.fingerprint,
             module,
             &bytes,
             kind,
@@ -385,39 +496,13 @@ impl Sandbox {
         Ok(b)
     }
 
-    fn p1_linker(&self) -> Result<&Linker<P1State>, WasmError> {
-        self.p1_linker
-            .get_or_init(|| {
-                let mut linker = Linker::new(&self.engine);
-                wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut P1State| &mut s.wasi)
-                    .map_err(|e| one_line(&e))?;
-                Ok(linker)
-            })
-            .as_ref()
-            .map_err(|cause| WasmError::Engine {
-                cause: cause.clone(),
-            })
-    }
-
-    fn p2_linker(&self) -> Result<&wasmtime::component::Linker<P2State>, WasmError> {
-        self.p2_linker
-            .get_or_init(|| {
-                let mut linker = wasmtime::component::Linker::new(&self.engine);
-                wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| one_line(&e))?;
-                Ok(linker)
-            })
-            .as_ref()
-            .map_err(|cause| WasmError::Engine {
-                cause: cause.clone(),
-            })
-    }
-
     fn new_store<T: 'static>(
         &self,
+        engine: &Engine,
         data: T,
         limits: fn(&mut T) -> &mut dyn ResourceLimiter,
     ) -> Result<Store<T>, WasmError> {
-        let mut store = Store::new(&self.engine, data);
+        let mut store = Store::new(engine, data);
         store.limiter(limits);
         if let Some(fuel) = self.cfg.fuel {
             store.set_fuel(fuel).map_err(|e| WasmError::Engine {
@@ -440,14 +525,14 @@ impl Sandbox {
         Ok(store)
     }
 
-    fn link_module(&self, path: &Path, module: &Module) -> Result<InstancePre<P1State>, WasmError> {
-        let linker = self.p1_linker()?;
+    fn link_module(&self, tier: &Tier, path: &Path, module: &Module) -> Result<InstancePre<P1State>, WasmError> {
+        let linker = tier.p1_linker()?;
         // A scratch store (empty WASI context) only to look imports up by name.
         let data = P1State {
             wasi: WasiCtxBuilder::new().build_p1(),
             limits: self.limits(),
         };
-        let mut store = Store::new(&self.engine, data);
+        let mut store = Store::new(&tier.engine, data);
         for import in module.imports() {
             if linker
                 .get(&mut store, import.module(), import.name())
@@ -485,8 +570,8 @@ impl Sandbox {
         Ok(pre)
     }
 
-    fn link_component(&self, path: &Path, component: &Component) -> Result<CommandPre<P2State>, WasmError> {
-        let linker = self.p2_linker()?;
+    fn link_component(&self, tier: &Tier, path: &Path, component: &Component) -> Result<CommandPre<P2State>, WasmError> {
+        let linker = tier.p2_linker()?;
         let pre = linker
             .instantiate_pre(component)
             .map_err(|e| WasmError::Link {

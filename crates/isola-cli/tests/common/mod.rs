@@ -186,7 +186,8 @@ impl World {
         }
         for dir in [self.scratch.join("module-cache")] {
             for e in walk_files(&dir) {
-                if e.extension().is_some_and(|x| x == "tmp") {
+                let name = e.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if e.extension().is_some_and(|x| x == "tmp") && !written_by_live_background_compile(&name) {
                     problems.push(format!("module cache temp file {} is left", e.display()));
                 }
             }
@@ -535,4 +536,12 @@ pub fn leb128(out: &mut Vec<u8>, mut v: u64) {
         }
         out.push(byte | 0x80);
     }
+}
+
+/// A module cache `<key>.<pid>.<n>.tmp` whose writer is a live background compile (a tiered
+/// first start's optimised compile, which outlives the container by design) is a write in
+/// flight, not a leftover.
+fn written_by_live_background_compile(name: &str) -> bool {
+    let Some(pid) = name.rsplit('.').nth(2) else { return false };
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"__isola-background-compile"))
 }
