@@ -88,6 +88,8 @@ pub struct Options {
     pub runs: usize,
     pub density_n: usize,
     pub only: Vec<String>,
+    /// CI's smoke size: the start-up curve against code size has one point.
+    pub smoke: bool,
 }
 
 pub fn hello_source() -> PathBuf {
@@ -102,8 +104,9 @@ pub fn idle_source() -> PathBuf {
 enum Cache {
     None,
     Warm(PathBuf),
-    /// A fresh, empty cache directory for every run.
-    Cold,
+    /// A fresh, empty cache directory for every run, under the node's default compiler or the
+    /// one named (`wasm.compiler`).
+    Cold(Option<&'static str>),
 }
 
 /// One (target, variant) column of a benchmark.
@@ -126,12 +129,30 @@ impl Arm {
 /// A node policy file pointing isola's module cache at `cache` (root-owned, mode 0700, as
 /// isola requires of a cache it will trust).
 pub(crate) fn write_isola_config(dir: &Path, cache: &Path) -> Result<PathBuf> {
+    write_isola_config_with(dir, cache, None)
+}
+
+/// As [`write_isola_config`], with `wasm.compiler` set when `compiler` names one.
+fn write_isola_config_with(dir: &Path, cache: &Path, compiler: Option<&str>) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(cache)?;
     std::fs::set_permissions(cache, std::fs::Permissions::from_mode(0o700))?;
     let file = dir.join("isola-config.toml");
-    std::fs::write(&file, format!("[wasm]\nmodule-cache = \"{}\"\n", cache.display()))?;
+    let compiler = compiler.map(|c| format!("compiler = \"{c}\"\n")).unwrap_or_default();
+    std::fs::write(&file, format!("[wasm]\nmodule-cache = \"{}\"\n{compiler}", cache.display()))?;
     Ok(file)
+}
+
+/// Fills isola's module cache `cache` with the optimised code of `wasm` (`isola precompile`),
+/// so a warm arm measures warm starts from its first run: under the node's tiered default a
+/// first start runs baseline code until its background compile is done.
+pub(crate) fn warm_isola_cache(t: &Target, dir: &Path, cache: &Path, wasm: &Path) -> Result<()> {
+    let config = write_isola_config(dir, cache)?;
+    let out = std::process::Command::new(&t.binary).arg("--config").arg(&config).arg("precompile").arg(wasm).output()?;
+    if !out.status.success() {
+        anyhow::bail!("isola precompile: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
 }
 
 /// Runs one arm once; returns the wall time in ms, checking exit 0 and `expect` in stdout.
@@ -140,7 +161,7 @@ fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) 
     let config = match &arm.cache {
         Cache::None => None,
         Cache::Warm(dir) => Some(write_isola_config(&work, dir)?),
-        Cache::Cold => Some(write_isola_config(&work, &work.join("cold-cache"))?),
+        Cache::Cold(compiler) => Some(write_isola_config_with(&work, &work.join("cold-cache"), *compiler)?),
     };
     let wasm = arm.precompiled.as_deref().or(art.wasm.as_ref().ok().map(|p| p.as_path()));
     let job = Job {
@@ -169,10 +190,22 @@ fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) 
 
 /// Warm-up once per arm, then `runs` rounds with the arms interleaved (A B A B ...).
 fn measure(lab: &Lab, arms: &mut [Arm], art: &Artifact, runs: usize, timeout: Duration, tag: &str, pb: &indicatif::ProgressBar) {
+    for arm in arms.iter_mut().filter(|a| a.error.is_none() && a.target.missing.is_none()) {
+        if let (Cache::Warm(cache), Ok(wasm)) = (&arm.cache, &art.wasm) {
+            let warmed = lab.run_dir(&format!("warm-{tag}")).and_then(|dir| warm_isola_cache(&arm.target, &dir, cache, wasm));
+            if let Err(e) = warmed {
+                arm.error = Some(format!("{e:#}"));
+            }
+        }
+    }
     for round in 0..=runs {
         for arm in arms.iter_mut().filter(|a| a.error.is_none() && a.target.missing.is_none()) {
             pb.set_message(format!("{tag} {}{}", arm.target.name(), arm.variant.map(|v| format!(" ({v})")).unwrap_or_default()));
-            match run_once(lab, arm, art, timeout, tag) {
+            let result = run_once(lab, arm, art, timeout, tag);
+            if matches!(arm.cache, Cache::Cold(_)) {
+                stop_background_compiles();
+            }
+            match result {
                 Ok((ms, stdout)) => {
                     if round > 0 {
                         arm.samples.push(ms);
@@ -184,6 +217,25 @@ fn measure(lab: &Lab, arms: &mut [Arm], art: &Artifact, runs: usize, timeout: Du
                 Err(e) => arm.error = Some(format!("{e:#}")),
             }
             pb.inc(1);
+        }
+    }
+}
+
+/// A cold run under the tiered default leaves a background compile filling a cache that is
+/// about to be removed: stop it, so that it neither measures as load in the next runs nor
+/// piles up. The lab is their subreaper (see [`startup`]), so they are its children.
+fn stop_background_compiles() {
+    let me = std::process::id().to_string();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let Some((comm, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") ")) else { continue };
+        if comm == "isola-compile" && rest.split(' ').nth(1) == Some(me.as_str()) {
+            // SAFETY: signalling and reaping a child the lab adopted.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
         }
     }
 }
@@ -223,6 +275,9 @@ pub fn run(lab: &Lab, suite: Suite, kinds: &[Kind], opts: &Options) -> Result<Be
 }
 
 fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResult>> {
+    // SAFETY: prctl with integer arguments. A cold isola-wasm run's background compile is
+    // re-parented to the lab, which stops and reaps it (`stop_background_compiles`).
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let builder = lab.builder()?;
     let art = builder.build_single(&hello_source())?;
     let warm_cache = lab.work.join("bench-cache/warm");
@@ -232,7 +287,8 @@ fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
         match t.kind {
             Kind::IsolaWasm => {
                 arms.push(Arm::new(t, Some("warm"), Cache::Warm(warm_cache.clone())));
-                arms.push(Arm::new(t, Some("cold"), Cache::Cold));
+                arms.push(Arm::new(t, Some("cold"), Cache::Cold(None)));
+                arms.push(Arm::new(t, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))));
             }
             Kind::Wasmtime => {
                 arms.push(Arm::new(t, Some("cold"), Cache::None));
@@ -250,9 +306,43 @@ fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
     measure(lab, &mut arms, &art, opts.runs, Duration::from_secs(30), "hello", &pb);
     pb.finish_and_clear();
     let mut out: Vec<BenchResult> = arms.iter().map(|a| result_of("hello", a)).collect();
-    if targets.iter().any(|t| t.kind == Kind::IsolaWasm) {
+    if let Some(isola_wasm) = targets.iter().find(|t| t.kind == Kind::IsolaWasm) {
         out.push(inprocess_floor(lab, &art, opts.runs));
+        out.extend(startup_by_code_size(lab, isola_wasm, opts)?);
     }
+    Ok(out)
+}
+
+/// Code sizes of the start-up curve: generated modules (see `genwasm`) beside the hello.
+fn code_sizes(opts: &Options) -> Vec<(usize, bool)> {
+    // (bytes of code, measure the Cranelift-only cold start too: 20 MB of it takes ~30 s a run)
+    if opts.smoke { vec![(100 << 10, true)] } else { vec![(100 << 10, true), (1 << 20, true), (5 << 20, true), (20 << 20, false)] }
+}
+
+/// isola-wasm's start against code size: `cold` (empty cache, the node's default compiler:
+/// tiered, so Winch), `cold-cranelift` (empty cache, Cranelift only) and `warm` (the cache holds
+/// the optimised code). Benchmarks are named `code-<size>`; fewer runs for the big modules.
+fn startup_by_code_size(lab: &Lab, t: &Target, opts: &Options) -> Result<Vec<BenchResult>> {
+    let dir = lab.run_dir("code-size-modules")?;
+    let mut out = Vec::new();
+    let sizes = code_sizes(opts);
+    let pb = progress_bar((sizes.len() * 3 * (opts.runs.min(5) + 1)) as u64, "startup by code size");
+    for (bytes, with_cranelift) in sizes {
+        let name = format!("code-{}", crate::genwasm::size_label(bytes));
+        let wasm = dir.join(format!("{name}.wasm"));
+        std::fs::write(&wasm, crate::genwasm::module_of_code_size(bytes))?;
+        let art = Artifact { name: name.clone(), native: Err("a generated wasm module has no native build".into()), wasm: Ok(wasm) };
+        let warm_cache = lab.work.join(format!("bench-cache/{name}"));
+        let _ = std::fs::remove_dir_all(&warm_cache);
+        let mut arms = vec![Arm::new(t, Some("warm"), Cache::Warm(warm_cache)), Arm::new(t, Some("cold"), Cache::Cold(None))];
+        if with_cranelift {
+            arms.push(Arm::new(t, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))));
+        }
+        let runs = if bytes > 1 << 20 { opts.runs.clamp(1, 3) } else { opts.runs.clamp(1, 5) };
+        measure(lab, &mut arms, &art, runs, Duration::from_secs(300), &name, &pb);
+        out.extend(arms.iter().map(|a| result_of(&name, a)));
+    }
+    pb.finish_and_clear();
     Ok(out)
 }
 

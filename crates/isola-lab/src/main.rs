@@ -7,6 +7,7 @@ mod bench;
 mod bundle;
 mod chart;
 mod compile;
+mod genwasm;
 mod lab;
 mod leak;
 mod machine;
@@ -168,7 +169,7 @@ fn run(cli: Cli) -> Result<()> {
                 Some(t) => target::parse_list(&t)?,
                 None => suite.default_targets(),
             };
-            let opts = bench::Options { runs: runs.unwrap_or(suite.default_runs()), density_n: n, only };
+            let opts = bench::Options { runs: runs.unwrap_or(suite.default_runs()), density_n: n, only, smoke: false };
             let r = bench::run(&lab, suite, &kinds, &opts)?;
             print!("{}", report::bench_markdown(&r));
             write_json(json.as_deref(), &r)?;
@@ -308,7 +309,7 @@ fn all(lab: &Lab, size: Size, dir: &Path) -> Result<()> {
             Size::Quick => (suite.quick_runs(), 100, suite.default_targets()),
             Size::Smoke => (suite.smoke_runs(), 10, suite.default_targets().into_iter().filter(|k| matches!(k, Kind::Native | Kind::IsolaContainer | Kind::IsolaWasm)).collect()),
         };
-        let opts = bench::Options { runs, density_n, only: vec![] };
+        let opts = bench::Options { runs, density_n, only: vec![], smoke: matches!(size, Size::Smoke) };
         let r = bench::run(lab, suite, &kinds, &opts)?;
         eprint!("{}", report::bench_markdown(&r));
         write_json(Some(&dir.join(format!("bench-{}.json", suite.name()))), &r)?;

@@ -116,6 +116,11 @@ fn find<'a>(r: &'a BenchReport, target: &str, variant: Option<&str>) -> Option<&
     r.results.iter().find(|x| x.target == target && x.variant.as_deref() == variant && x.error.is_none())
 }
 
+/// The median of `benchmark`'s (target, variant) row, if it ran.
+fn median_of(r: &BenchReport, benchmark: &str, target: &str, variant: Option<&str>) -> Option<f64> {
+    r.results.iter().find(|x| x.benchmark == benchmark && x.target == target && x.variant.as_deref() == variant && x.error.is_none())?.median_ms
+}
+
 /// Geometric mean of wasm/native per wasm target, over the kernels measured on both.
 pub fn compute_geomeans(r: &BenchReport) -> BTreeMap<String, f64> {
     let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -133,7 +138,20 @@ fn headline(r: &BenchReport) -> Vec<String> {
     match r.suite.as_str() {
         "startup" => {
             let crun = find(r, "crun", None).and_then(|x| x.median_ms);
-            for (t, v) in [("isola-wasm", Some("warm")), ("isola-wasm", Some("cold")), ("isola-container", None), ("wasmtime", Some("cold"))] {
+            let mut sizes: Vec<&str> = r.results.iter().filter(|x| x.benchmark.starts_with("code-")).map(|x| x.benchmark.as_str()).collect();
+            sizes.dedup();
+            for b in sizes {
+                let (cold, cranelift, warm) = (median_of(r, b, "isola-wasm", Some("cold")), median_of(r, b, "isola-wasm", Some("cold-cranelift")), median_of(r, b, "isola-wasm", Some("warm")));
+                let mut line = format!("{b}: isola-wasm cold (tiered) {} ms, warm {} ms", fmt_opt(cold), fmt_opt(warm));
+                if let (Some(c), Some(k)) = (cold, cranelift) {
+                    line.push_str(&format!(", Cranelift-only cold {k:.0} ms: tiered/Cranelift = {:.2}", c / k));
+                }
+                if let (Some(c), Some(n)) = (cold, crun) {
+                    line.push_str(&format!("; cold / crun native hello = {:.2}", c / n));
+                }
+                out.push(line);
+            }
+            for (t, v) in [("isola-wasm", Some("warm")), ("isola-wasm", Some("cold")), ("isola-wasm", Some("cold-cranelift")), ("isola-container", None), ("wasmtime", Some("cold"))] {
                 if let (Some(a), Some(c)) = (find(r, t, v).and_then(|x| x.median_ms), crun) {
                     out.push(format!("{t}{} / crun = {:.2} (target <= 1.0 for isola-wasm warm and isola-container)", v.map(|v| format!(" {v}")).unwrap_or_default(), a / c));
                 }
@@ -404,11 +422,20 @@ fn bench_html(b: &BenchReport) -> String {
     let ok = |x: &&BenchResult| x.error.is_none();
     let svg = match b.suite.as_str() {
         "startup" => {
-            let bars: Vec<Bar> = b.results.iter().filter(ok).filter_map(|x| {
+            let bars: Vec<Bar> = b.results.iter().filter(ok).filter(|x| x.benchmark == "hello").filter_map(|x| {
                 Some(Bar { label: arm_label(x), value: x.median_ms?, range: Some((x.p10_ms?, x.p90_ms?)), key: x.target.clone() })
+            }).collect();
+            let sized: Vec<Bar> = b.results.iter().filter(ok).filter(|x| x.benchmark.starts_with("code-")).filter_map(|x| {
+                Some(Bar { label: format!("{} {}", x.benchmark, arm_label(x)), value: x.median_ms?, range: Some((x.p10_ms?, x.p90_ms?)), key: x.variant.clone().unwrap_or_default() })
             }).collect();
             let crun = find(b, "crun", None).and_then(|x| x.median_ms);
             chart::bars("Startup: hello, whole run from command to exit (median, p10-p90)", "milliseconds", &bars, crun.map(|c| (c, "crun median")))
+                + &chart::bars(
+                    "Startup against code size: isola-wasm cold (empty cache; tiered: Winch, optimised code compiled in the background), cold with Cranelift only, and warm (median, p10-p90)",
+                    "milliseconds",
+                    &sized,
+                    crun.map(|c| (c, "crun native hello median")),
+                )
         }
         "compute" => {
             let mut bars: Vec<Bar> = b.results.iter().filter(ok).filter(|x| x.target != "native").filter_map(|x| {
