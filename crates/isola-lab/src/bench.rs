@@ -118,36 +118,37 @@ struct Arm {
     samples: Vec<f64>,
     error: Option<String>,
     checksum: Option<String>,
+    /// Lines added to isola's `[wasm]` node table for this arm.
+    wasm_keys: &'static str,
 }
 
 impl Arm {
     fn new(target: &Target, variant: Option<&'static str>, cache: Cache) -> Self {
-        Arm { target: target.clone(), variant, cache, precompiled: None, samples: vec![], error: None, checksum: None }
+        Arm { target: target.clone(), variant, cache, precompiled: None, samples: vec![], error: None, checksum: None, wasm_keys: "" }
     }
 }
 
 /// A node policy file pointing isola's module cache at `cache` (root-owned, mode 0700, as
 /// isola requires of a cache it will trust).
 pub(crate) fn write_isola_config(dir: &Path, cache: &Path) -> Result<PathBuf> {
-    write_isola_config_with(dir, cache, None)
+    write_isola_config_with(dir, cache, "")
 }
 
-/// As [`write_isola_config`], with `wasm.compiler` set when `compiler` names one.
-fn write_isola_config_with(dir: &Path, cache: &Path, compiler: Option<&str>) -> Result<PathBuf> {
+/// As [`write_isola_config`], with `wasm_keys` (lines of `key = value`) in the `[wasm]` table.
+fn write_isola_config_with(dir: &Path, cache: &Path, wasm_keys: &str) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(cache)?;
     std::fs::set_permissions(cache, std::fs::Permissions::from_mode(0o700))?;
     let file = dir.join("isola-config.toml");
-    let compiler = compiler.map(|c| format!("compiler = \"{c}\"\n")).unwrap_or_default();
-    std::fs::write(&file, format!("[wasm]\nmodule-cache = \"{}\"\n{compiler}", cache.display()))?;
+    std::fs::write(&file, format!("[wasm]\nmodule-cache = \"{}\"\n{wasm_keys}", cache.display()))?;
     Ok(file)
 }
 
 /// Fills isola's module cache `cache` with the optimised code of `wasm` (`isola precompile`),
 /// so a warm arm measures warm starts from its first run: under the node's tiered default a
 /// first start runs baseline code until its background compile is done.
-pub(crate) fn warm_isola_cache(t: &Target, dir: &Path, cache: &Path, wasm: &Path) -> Result<()> {
-    let config = write_isola_config(dir, cache)?;
+pub(crate) fn warm_isola_cache(t: &Target, dir: &Path, cache: &Path, wasm: &Path, wasm_keys: &str) -> Result<()> {
+    let config = write_isola_config_with(dir, cache, wasm_keys)?;
     let out = std::process::Command::new(&t.binary).arg("--config").arg(&config).arg("precompile").arg(wasm).output()?;
     if !out.status.success() {
         anyhow::bail!("isola precompile: {}", String::from_utf8_lossy(&out.stderr).trim());
@@ -160,8 +161,11 @@ fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) 
     let work = lab.run_dir(&format!("bench-{tag}-{}", arm.target.name()))?;
     let config = match &arm.cache {
         Cache::None => None,
-        Cache::Warm(dir) => Some(write_isola_config(&work, dir)?),
-        Cache::Cold(compiler) => Some(write_isola_config_with(&work, &work.join("cold-cache"), *compiler)?),
+        Cache::Warm(dir) => Some(write_isola_config_with(&work, dir, arm.wasm_keys)?),
+        Cache::Cold(compiler) => {
+            let keys = format!("{}{}", compiler.map(|c| format!("compiler = \"{c}\"\n")).unwrap_or_default(), arm.wasm_keys);
+            Some(write_isola_config_with(&work, &work.join("cold-cache"), &keys)?)
+        }
     };
     let wasm = arm.precompiled.as_deref().or(art.wasm.as_ref().ok().map(|p| p.as_path()));
     let job = Job {
@@ -192,7 +196,7 @@ fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) 
 fn measure(lab: &Lab, arms: &mut [Arm], art: &Artifact, runs: usize, timeout: Duration, tag: &str, pb: &indicatif::ProgressBar) {
     for arm in arms.iter_mut().filter(|a| a.error.is_none() && a.target.missing.is_none()) {
         if let (Cache::Warm(cache), Ok(wasm)) = (&arm.cache, &art.wasm) {
-            let warmed = lab.run_dir(&format!("warm-{tag}")).and_then(|dir| warm_isola_cache(&arm.target, &dir, cache, wasm));
+            let warmed = lab.run_dir(&format!("warm-{tag}")).and_then(|dir| warm_isola_cache(&arm.target, &dir, cache, wasm, arm.wasm_keys));
             if let Err(e) = warmed {
                 arm.error = Some(format!("{e:#}"));
             }
@@ -338,6 +342,11 @@ fn startup_by_code_size(lab: &Lab, t: &Target, opts: &Options) -> Result<Vec<Ben
         if with_cranelift {
             arms.push(Arm::new(t, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))));
         }
+        // Compiling megabytes of small functions takes more than the node's default bound of
+        // 512 MiB (Winch about 330 MiB for 5 MB of code, over 1 GiB for 20 MB).
+        for arm in &mut arms {
+            arm.wasm_keys = "compile-memory = 4294967296\ncompile-timeout-ms = 120000\n";
+        }
         let runs = if bytes > 1 << 20 { opts.runs.clamp(1, 3) } else { opts.runs.clamp(1, 5) };
         measure(lab, &mut arms, &art, runs, Duration::from_secs(300), &name, &pb);
         out.extend(arms.iter().map(|a| result_of(&name, a)));
@@ -416,24 +425,30 @@ fn compute(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
         anyhow::bail!("no compute kernels in {}", lab.payloads.join("bench").display());
     }
     let warm_cache = lab.work.join("bench-cache/compute");
-    let per_kernel = (opts.runs + 1) * targets.len();
+    let arms_per_kernel = targets.len() + targets.iter().filter(|t| t.kind == Kind::IsolaWasm).count();
+    let per_kernel = (opts.runs + 1) * arms_per_kernel;
     let pb = progress_bar((kernels.len() * per_kernel) as u64, "compute");
     let mut out = Vec::new();
     for k in &kernels {
         let art = builder.build_single(k)?;
         let name = art.name.clone();
-        let mut arms: Vec<Arm> = targets
-            .iter()
-            .map(|t| {
-                let cache = if t.kind == Kind::IsolaWasm { Cache::Warm(warm_cache.clone()) } else { Cache::None };
-                let mut a = Arm::new(t, None, cache);
-                let build = if t.kind.is_wasm() { &art.wasm } else { &art.native };
+        let mut arms: Vec<Arm> = Vec::new();
+        for t in targets {
+            let build = if t.kind.is_wasm() { &art.wasm } else { &art.native };
+            let mut variants = vec![Arm::new(t, None, if t.kind == Kind::IsolaWasm { Cache::Warm(warm_cache.clone()) } else { Cache::None })];
+            if t.kind == Kind::IsolaWasm {
+                // What a tiered first start's code costs: the same kernel on Winch's code.
+                let mut winch = Arm::new(t, Some("winch"), Cache::Warm(warm_cache.join("winch")));
+                winch.wasm_keys = "compiler = \"winch\"\n";
+                variants.push(winch);
+            }
+            for mut a in variants {
                 if let Err(e) = build {
                     a.error = Some(format!("build failed: {e}"));
                 }
-                a
-            })
-            .collect();
+                arms.push(a);
+            }
+        }
         measure(lab, &mut arms, &art, opts.runs, Duration::from_secs(120), &name, &pb);
         let native = arms.iter().find(|a| a.target.kind == Kind::Native && a.error.is_none() && !a.samples.is_empty());
         let native_median = native.map(|a| summarize(&a.samples).median);

@@ -126,7 +126,7 @@ pub fn compute_geomeans(r: &BenchReport) -> BTreeMap<String, f64> {
     let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for x in r.results.iter().filter(|x| x.target != "native") {
         if let Some(ratio) = x.ratio_to_native {
-            per.entry(x.target.clone()).or_default().push(ratio);
+            per.entry(arm_label(x)).or_default().push(ratio);
         }
     }
     per.into_iter().map(|(k, v)| (k, geomean(&v))).collect()
@@ -439,7 +439,7 @@ fn bench_html(b: &BenchReport) -> String {
         }
         "compute" => {
             let mut bars: Vec<Bar> = b.results.iter().filter(ok).filter(|x| x.target != "native").filter_map(|x| {
-                Some(Bar { label: format!("{} {}", x.benchmark, x.target), value: x.ratio_to_native?, range: None, key: x.target.clone() })
+                Some(Bar { label: format!("{} {}", x.benchmark, arm_label(x)), value: x.ratio_to_native?, range: None, key: arm_label(x) })
             }).collect();
             for (t, g) in compute_geomeans(b) {
                 bars.push(Bar { label: format!("GEOMEAN {t}"), value: g, range: None, key: "geomean".into() });
