@@ -241,8 +241,9 @@ impl ModuleCache {
                 return;
             }
         }
+        let started = std::time::Instant::now();
         match background::spawn(exe, dir, self.max_bytes, job) {
-            Ok(()) => tracing::debug!(artifact = %artifact.display(), "started the optimised compile in the background"),
+            Ok(()) => tracing::debug!(artifact = %artifact.display(), elapsed_us = started.elapsed().as_micros() as u64, "started the optimised compile in the background"),
             Err(e) => tracing::warn!(error = %e, "cannot start the optimised compile"),
         }
     }
