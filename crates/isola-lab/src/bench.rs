@@ -343,7 +343,8 @@ fn startup_by_code_size(lab: &Lab, t: &Target, opts: &Options) -> Result<Vec<Ben
             arms.push(Arm::new(t, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))));
         }
         // Compiling megabytes of small functions takes more than the node's default bound of
-        // 512 MiB (Winch about 330 MiB for 5 MB of code, over 1 GiB for 20 MB).
+        // 512 MiB (the wasmtime CLI's Winch took 330 MiB for 5 MB of code; isola's Winch compile of
+        // 20 MB was killed at 512 MiB).
         for arm in &mut arms {
             arm.wasm_keys = "compile-memory = 4294967296\ncompile-timeout-ms = 120000\n";
         }

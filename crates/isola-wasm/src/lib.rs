@@ -124,17 +124,6 @@ pub enum Compiler {
     Tiered,
 }
 
-impl Compiler {
-    /// The node key's spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Compiler::Cranelift => "cranelift",
-            Compiler::Winch => "winch",
-            Compiler::Tiered => "tiered",
-        }
-    }
-}
-
 /// Bounds of one compilation of an untrusted module: it runs in a forked child whose data
 /// segment may grow by at most `memory` (RLIMIT_DATA), which is killed at `timeout` (and whose
 /// CPU time is capped at `timeout` on every core), so a hostile module of many functions cannot
