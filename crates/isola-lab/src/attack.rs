@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bundle::Profile;
 use crate::compile::Artifact;
@@ -14,6 +13,7 @@ use crate::lab::Lab;
 use crate::manifest::Scenario;
 use crate::oracle::{Listener, Plant, Token, Victim, ENV_CANARY};
 use crate::placeholder::{fill_all, Values};
+use crate::progress::Phase;
 use crate::schema::{AttackReport, Cell, ScenarioResult};
 use crate::target::{runtime_error, Kind, Target};
 use crate::verdict::{classify, Observation, Verdict};
@@ -21,21 +21,10 @@ use crate::verdict::{classify, Observation, Verdict};
 /// Extra wall-clock time allowed on top of a scenario's `timeout_ms` for sandbox start-up.
 const STARTUP_SLACK_MS: u64 = 2000;
 
-pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(what.to_string());
-    pb
-}
-
 /// Runs every scenario against every target (native first: it is the positive control).
 pub fn run(lab: &Lab, scenarios: &[Scenario], targets: &[Target], profile: Profile) -> Result<AttackReport> {
     let builder = lab.builder()?;
-    let pb = progress_bar((scenarios.len() * targets.len()) as u64, &format!("attack/{}", profile.as_str()));
+    let pb = Phase::new((scenarios.len() * targets.len()) as u64, &format!("attack/{}", profile.as_str()));
     let mut out = Vec::new();
     for s in scenarios {
         let art = builder.build_scenario(s)?;
@@ -52,7 +41,7 @@ pub fn run(lab: &Lab, scenarios: &[Scenario], targets: &[Target], profile: Profi
         };
         out.push(ScenarioResult { id: s.id.clone(), group: s.group.clone(), title: s.title.clone(), control: control.into(), results });
     }
-    pb.finish_and_clear();
+    drop(pb);
     Ok(AttackReport {
         targets: targets.iter().map(|t| t.name().to_string()).collect(),
         scenarios: out,

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::attack::progress_bar;
 use crate::bundle::Profile;
 use crate::compile::{c_files, Artifact};
 use crate::lab::Lab;
 use crate::machine;
+use crate::progress::Phase;
 use crate::schema::{BenchReport, BenchResult};
 use crate::stats::{round3, summarize};
 use crate::target::{Job, Kind, Running, Target};
@@ -193,7 +193,7 @@ fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) 
 }
 
 /// Warm-up once per arm, then `runs` rounds with the arms interleaved (A B A B ...).
-fn measure(lab: &Lab, arms: &mut [Arm], art: &Artifact, runs: usize, timeout: Duration, tag: &str, pb: &indicatif::ProgressBar) {
+fn measure(lab: &Lab, arms: &mut [Arm], art: &Artifact, runs: usize, timeout: Duration, tag: &str, pb: &Phase) {
     for arm in arms.iter_mut().filter(|a| a.error.is_none() && a.target.missing.is_none()) {
         if let (Cache::Warm(cache), Ok(wasm)) = (&arm.cache, &art.wasm) {
             let warmed = lab.run_dir(&format!("warm-{tag}")).and_then(|dir| warm_isola_cache(&arm.target, &dir, cache, wasm, arm.wasm_keys));
@@ -306,9 +306,9 @@ fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
             _ => arms.push(Arm::new(t, None, Cache::None)),
         }
     }
-    let pb = progress_bar(((opts.runs + 1) * arms.len()) as u64, "startup");
+    let pb = Phase::new(((opts.runs + 1) * arms.len()) as u64, "startup");
     measure(lab, &mut arms, &art, opts.runs, Duration::from_secs(30), "hello", &pb);
-    pb.finish_and_clear();
+    drop(pb);
     let mut out: Vec<BenchResult> = arms.iter().map(|a| result_of("hello", a)).collect();
     if let Some(isola_wasm) = targets.iter().find(|t| t.kind == Kind::IsolaWasm) {
         out.push(inprocess_floor(lab, &art, opts.runs));
@@ -330,7 +330,7 @@ fn startup_by_code_size(lab: &Lab, t: &Target, opts: &Options) -> Result<Vec<Ben
     let dir = lab.run_dir("code-size-modules")?;
     let mut out = Vec::new();
     let sizes = code_sizes(opts);
-    let pb = progress_bar((sizes.len() * 3 * (opts.runs.min(5) + 1)) as u64, "startup by code size");
+    let pb = Phase::new((sizes.len() * 3 * (opts.runs.min(5) + 1)) as u64, "startup by code size");
     for (bytes, with_cranelift) in sizes {
         let name = format!("code-{}", crate::genwasm::size_label(bytes));
         let wasm = dir.join(format!("{name}.wasm"));
@@ -352,7 +352,7 @@ fn startup_by_code_size(lab: &Lab, t: &Target, opts: &Options) -> Result<Vec<Ben
         measure(lab, &mut arms, &art, runs, Duration::from_secs(300), &name, &pb);
         out.extend(arms.iter().map(|a| result_of(&name, a)));
     }
-    pb.finish_and_clear();
+    drop(pb);
     Ok(out)
 }
 
@@ -428,7 +428,7 @@ fn compute(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
     let warm_cache = lab.work.join("bench-cache/compute");
     let arms_per_kernel = targets.len() + targets.iter().filter(|t| t.kind == Kind::IsolaWasm).count();
     let per_kernel = (opts.runs + 1) * arms_per_kernel;
-    let pb = progress_bar((kernels.len() * per_kernel) as u64, "compute");
+    let pb = Phase::new((kernels.len() * per_kernel) as u64, "compute");
     let mut out = Vec::new();
     for k in &kernels {
         let art = builder.build_single(k)?;
@@ -473,7 +473,7 @@ fn compute(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
             out.push(r);
         }
     }
-    pb.finish_and_clear();
+    drop(pb);
     Ok(out)
 }
 
@@ -514,7 +514,7 @@ fn memory(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResu
     let builder = lab.builder()?;
     let art = builder.build_single(&idle_source())?;
     let cache = lab.work.join("bench-cache/idle");
-    let pb = progress_bar((opts.runs * targets.len()) as u64, "memory");
+    let pb = Phase::new((opts.runs * targets.len()) as u64, "memory");
     let mut samples: Vec<(Vec<[f64; 5]>, Option<String>)> = vec![(vec![], None); targets.len()];
     for _ in 0..opts.runs {
         for (i, t) in targets.iter().enumerate() {
@@ -558,7 +558,7 @@ fn memory(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchResu
             let _ = std::fs::remove_dir_all(&work);
         }
     }
-    pb.finish_and_clear();
+    drop(pb);
     Ok(targets
         .iter()
         .zip(samples)
@@ -582,7 +582,7 @@ fn density(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
     let builder = lab.builder()?;
     let art = builder.build_single(&idle_source())?;
     let cache = lab.work.join("bench-cache/idle");
-    let pb = progress_bar((targets.len() * opts.runs.max(1)) as u64, &format!("density/{n}"));
+    let pb = Phase::new((targets.len() * opts.runs.max(1)) as u64, &format!("density/{n}"));
     let mut out = Vec::new();
     for t in targets {
         let mut r = BenchResult { benchmark: format!("idle-x{n}"), target: t.name().into(), sandboxes: Some(n), ..Default::default() };
@@ -618,7 +618,7 @@ fn density(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
         }
         out.push(r);
     }
-    pb.finish_and_clear();
+    drop(pb);
     Ok(out)
 }
 
@@ -702,14 +702,14 @@ fn e2e(lab: &Lab, opts: &Options) -> Result<Vec<BenchResult>> {
         return skipped("containerd not installed (apt-get install containerd containernetworking-plugins)".into());
     }
     let json = lab.work.join("e2e-bench.json");
-    let pb = progress_bar(1, "e2e (CRI pod start)");
+    let pb = Phase::new(1, "e2e (CRI pod start)");
     let out = std::process::Command::new(&bench)
         .arg("--isola")
         .arg(&isola)
         .args(["--runs", &opts.runs.max(1).to_string(), "--json"])
         .arg(&json)
         .output()?;
-    pb.finish_and_clear();
+    drop(pb);
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Ok(vec![BenchResult {

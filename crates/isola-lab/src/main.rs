@@ -14,6 +14,7 @@ mod machine;
 mod manifest;
 mod oracle;
 mod placeholder;
+mod progress;
 mod report;
 mod schema;
 mod stats;
@@ -291,7 +292,9 @@ fn all(lab: &Lab, size: Size, dir: &Path) -> Result<()> {
     eprintln!("isola-lab all ({size:?}): building payloads");
     build(lab)?;
     let (attack_targets, profiles): (&str, &[Profile]) = match size {
-        Size::Smoke => ("native,isola-container,isola-wasm", &[Profile::Hardened]),
+        // youki (built by scripts/peers.sh; skipped with its reason when absent) is the one peer
+        // in the smoke run: the Rust OCI runtime isola is weighed against.
+        Size::Smoke => ("native,isola-container,isola-wasm,youki", &[Profile::Hardened]),
         _ => ("all", &[Profile::Plain, Profile::Hardened]),
     };
     let mut attacks = Vec::new();
@@ -307,7 +310,7 @@ fn all(lab: &Lab, size: Size, dir: &Path) -> Result<()> {
         let (runs, density_n, kinds) = match size {
             Size::Full => (suite.full_runs(), 100, suite.default_targets()),
             Size::Quick => (suite.quick_runs(), 100, suite.default_targets()),
-            Size::Smoke => (suite.smoke_runs(), 10, suite.default_targets().into_iter().filter(|k| matches!(k, Kind::Native | Kind::IsolaContainer | Kind::IsolaWasm)).collect()),
+            Size::Smoke => (suite.smoke_runs(), 10, suite.default_targets().into_iter().filter(|k| matches!(k, Kind::Native | Kind::IsolaContainer | Kind::IsolaWasm | Kind::Youki)).collect()),
         };
         let opts = bench::Options { runs, density_n, only: vec![], smoke: matches!(size, Size::Smoke) };
         let r = bench::run(lab, suite, &kinds, &opts)?;

@@ -156,6 +156,18 @@ fn headline(r: &BenchReport) -> Vec<String> {
                     out.push(format!("{t}{} / crun = {:.2} (target <= 1.0 for isola-wasm warm and isola-container)", v.map(|v| format!(" {v}")).unwrap_or_default(), a / c));
                 }
             }
+            // Issue 15's ratio: against the fastest OCI runtime that ran here, not only crun.
+            let best = ["runc", "crun", "youki"]
+                .into_iter()
+                .filter_map(|t| Some((t, find(r, t, None)?.median_ms?)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((peer, p)) = best {
+                for (t, v) in [("isola-container", None), ("isola-wasm", Some("warm"))] {
+                    if let Some(a) = find(r, t, v).and_then(|x| x.median_ms) {
+                        out.push(format!("{t}{} / best OCI peer ({peer}, {p:.1} ms) = {:.2} (target <= 0.8)", v.map(|v| format!(" {v}")).unwrap_or_default(), a / p));
+                    }
+                }
+            }
             if let Some(floor) = find(r, crate::bench::INPROCESS, Some("warm")) {
                 let us = floor.median_us.or(floor.median_ms.map(|m| m * 1000.0)).unwrap_or(f64::NAN);
                 let warm = find(r, "isola-wasm", Some("warm")).and_then(|x| x.median_ms);
@@ -172,8 +184,14 @@ fn headline(r: &BenchReport) -> Vec<String> {
             }
         }
         "compute" => {
-            for (t, g) in compute_geomeans(r) {
+            let geomeans = compute_geomeans(r);
+            for (t, g) in &geomeans {
                 out.push(format!("geometric mean {t}/native = {g:.3} (target <= 1.25)"));
+            }
+            // Against the best other wasm engine (its default arm): within 10 %, or ahead.
+            let best = geomeans.iter().filter(|(t, _)| !t.starts_with("isola") && !t.contains('(')).min_by(|a, b| a.1.total_cmp(b.1));
+            if let (Some(ours), Some((peer, g))) = (geomeans.get("isola-wasm"), best) {
+                out.push(format!("isola-wasm geomean / best other wasm engine ({peer}, {g:.3}) = {:.2} (target <= 1.10)", ours / g));
             }
         }
         "memory" => {

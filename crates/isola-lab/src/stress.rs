@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::attack::progress_bar;
 use crate::bundle::Profile;
 use crate::compile::Artifact;
 use crate::lab::Lab;
 use crate::leak::{self, Scope, Snapshot};
+use crate::progress::Phase;
 use crate::schema::{Counter, RaceResult, StressReport, StressResult};
 use crate::stats::{percentile, round3};
 use crate::target::{Job, Kind, Target};
@@ -52,7 +52,7 @@ pub struct Options {
 }
 
 /// The default targets: isola both ways, and the runc and crun it is compared with.
-pub const DEFAULT_TARGETS: &str = "isola-container,isola-wasm,runc,crun";
+pub const DEFAULT_TARGETS: &str = "isola-container,isola-wasm,runc,crun,youki";
 
 /// How one runtime invocation ended.
 #[derive(Debug, Clone)]
@@ -347,7 +347,7 @@ fn check(o: &Outcome, step: &str) -> std::result::Result<(), String> {
 }
 
 /// Lifecycles `0..n` on `parallel` workers; returns (latencies ms, errors, wall s).
-fn measure(rig: &Rig, n: usize, seq: &AtomicUsize, pb: &indicatif::ProgressBar) -> (Vec<f64>, Vec<String>, f64) {
+fn measure(rig: &Rig, n: usize, seq: &AtomicUsize, pb: &Phase) -> (Vec<f64>, Vec<String>, f64) {
     let next = AtomicUsize::new(0);
     let lat = Mutex::new(Vec::with_capacity(n));
     let errs = Mutex::new(Vec::new());
@@ -450,9 +450,9 @@ pub fn run(lab: &Lab, kinds: &[Kind], opts: &Options) -> Result<StressReport> {
         // Warm-up, one lifecycle per worker: the module cache is filled and each runtime's root and
         // parent cgroups exist before the first snapshot, so neither is counted as a leak.
         if let Some(rig) = &rig {
-            let pb = progress_bar(parallel as u64, &format!("warm-up {}", t.name()));
+            let pb = Phase::new(parallel as u64, &format!("warm-up {}", t.name()));
             let (_, errs, _) = measure(rig, parallel, &seq, &pb);
-            pb.finish_and_clear();
+            drop(pb);
             r.failures += errs.len();
             push_unique(&mut r.errors, errs.into_iter().take(KEEP_ERRORS).map(|e| format!("warm-up: {e}")).collect());
         }
@@ -462,7 +462,7 @@ pub fn run(lab: &Lab, kinds: &[Kind], opts: &Options) -> Result<StressReport> {
         latencies.push(Vec::new());
     }
     let runnable = rigs.iter().filter(|r| r.is_some()).count();
-    let pb = progress_bar((opts.lifecycles * runnable) as u64, "stress");
+    let pb = Phase::new((opts.lifecycles * runnable) as u64, "stress");
     for round in 0..rounds {
         let n = opts.lifecycles * (round + 1) / rounds - opts.lifecycles * round / rounds;
         for (i, rig) in rigs.iter().enumerate() {
@@ -483,7 +483,7 @@ pub fn run(lab: &Lab, kinds: &[Kind], opts: &Options) -> Result<StressReport> {
             merge_counters(&mut r.accounting, leak::counters(&before, &after));
         }
     }
-    pb.finish_and_clear();
+    drop(pb);
     for (r, lat) in results.iter_mut().zip(&latencies) {
         if r.error.is_none() && r.wall_s > 0.0 {
             r.wall_s = round3(r.wall_s);
@@ -502,14 +502,14 @@ pub fn run(lab: &Lab, kinds: &[Kind], opts: &Options) -> Result<StressReport> {
     }
     let mut races = Vec::new();
     if opts.race_runs > 0 {
-        let pb = progress_bar((opts.race_runs * RACES.len() * runnable) as u64, "races");
+        let pb = Phase::new((opts.race_runs * RACES.len() * runnable) as u64, "races");
         for rig in rigs.iter().flatten() {
             for race in RACES {
                 pb.set_message(format!("{} {race}", rig.target.name()));
                 races.push(run_race(rig, race, opts.race_runs, &scope, &pb));
             }
         }
-        pb.finish_and_clear();
+        drop(pb);
     }
     let report = StressReport {
         machine: crate::machine::describe(&targets),
@@ -547,7 +547,7 @@ fn remove_leftover_cgroups(scope: &Scope) {
 }
 
 /// One race, `runs` times, bracketed by leak snapshots.
-fn run_race(rig: &Rig, race: &str, runs: usize, scope: &Scope, pb: &indicatif::ProgressBar) -> RaceResult {
+fn run_race(rig: &Rig, race: &str, runs: usize, scope: &Scope, pb: &Phase) -> RaceResult {
     let mut r = RaceResult { target: rig.target.name().into(), race: race.into(), runs, ..Default::default() };
     let before = Snapshot::take(scope);
     for i in 0..runs {

@@ -133,6 +133,12 @@ fn hybrid_cgroups() -> bool {
         && std::fs::read_to_string("/proc/self/mountinfo").map(|m| m.lines().any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup/unified"))).unwrap_or(false)
 }
 
+/// Where `scripts/peers.sh` installs the peers it builds from the package registries (youki):
+/// `$ISOLA_PEERS`, else /var/cache/isola-peers, outside any clone so a rebuild is skipped.
+pub fn peers_dir() -> PathBuf {
+    std::env::var_os("ISOLA_PEERS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/cache/isola-peers"))
+}
+
 /// Detects one target.
 pub fn detect(kind: Kind, env: &Env) -> Target {
     let mut t = Target {
@@ -149,13 +155,17 @@ pub fn detect(kind: Kind, env: &Env) -> Target {
         Kind::Runc => which("runc"),
         Kind::Crun => which("crun"),
         Kind::Youki => which("youki").or_else(|| {
-            let p = PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo/bin/youki");
-            is_executable(&p).then_some(p)
+            [peers_dir().join("youki/bin/youki"), PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo/bin/youki")]
+                .into_iter()
+                .find(|p| is_executable(p))
         }),
         Kind::Wasmtime => find_wasmtime(&env.work),
     };
     let Some(binary) = found else {
-        t.missing = Some(format!("{} not found", kind.name()));
+        t.missing = Some(match kind {
+            Kind::Youki => format!("youki not found on PATH or in {} (scripts/peers.sh builds it)", peers_dir().join("youki/bin").display()),
+            _ => format!("{} not found", kind.name()),
+        });
         return t;
     };
     if kind.is_oci() && !is_root() {
@@ -165,6 +175,9 @@ pub fn detect(kind: Kind, env: &Env) -> Target {
         Kind::Native => "host".into(),
         _ => first_line_of(&binary, &["--version"]).unwrap_or_else(|| "unknown".into()),
     };
+    if binary.starts_with(peers_dir()) {
+        t.version = format!("{} (crates.io, built by scripts/peers.sh)", t.version);
+    }
     if kind == Kind::Crun && hybrid_cgroups() {
         t.crun_workaround = which("unshare").is_some();
     }
