@@ -2,8 +2,8 @@
 //! until the container exited, timing each phase, for one target (handler + image); rounds of all
 //! targets are interleaved (A B C A B C ...) so drift hits every target alike.
 
-use crate::cri::{wasm_annotations, ContainerSpec, Cri, PodSpec};
-use crate::harness::{Harness, HELLO_NATIVE, HELLO_WASM};
+use crate::cri::{wasm_annotations, ContainerSpec, ContainerState, Cri, PodSpec};
+use crate::harness::{Harness, HELLO_NATIVE, HELLO_WASM, SLEEPER_NATIVE, SLEEPER_WASM};
 use anyhow::{ensure, Result};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,6 +15,24 @@ pub struct Target {
     pub handler: &'static str,
     pub image: &'static str,
     pub wasm: bool,
+}
+
+/// The runwasi peer (runwasi's shim library with a minimal wasmtime engine) running the wasm build,
+/// when `scripts/peers.sh` built it.
+pub const RUNWASI: Target = Target {
+    name: "runwasi",
+    handler: "runwasi",
+    image: HELLO_WASM,
+    wasm: true,
+};
+
+/// [`TARGETS`], plus the runwasi peer when the harness registered it.
+pub fn targets(h: &Harness) -> Vec<Target> {
+    let mut v = TARGETS.to_vec();
+    if h.layout.runwasi_shim.is_some() {
+        v.push(RUNWASI);
+    }
+    v
 }
 
 /// isola running the wasm build, runc running the native build (the baseline), and isola running
@@ -110,6 +128,129 @@ pub async fn pod_start(h: &Harness, cri: &Cri, target: &Target) -> Result<Phases
         start_to_exited: ms(t3 - t2),
         total: ms(t3 - t0),
     })
+}
+
+/// Memory of `n` pods of one target running at once (the sleeper workload): the PSS of each pod's
+/// shim and of everything below it (runtime processes, pause, workload), and the drop of the
+/// host's MemAvailable, both divided by `n`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PodMemory {
+    pub pods: usize,
+    pub pss_kib_per_pod: f64,
+    pub host_delta_kib_per_pod: f64,
+}
+
+/// Starts `n` pods of `target` with the long-running sleeper (60 s bound), measures
+/// [`PodMemory`] once all run, then removes them. Shims are found by their `-id` (the pod's
+/// sandbox id: the runc shim and runwasi's both group a pod's containers under it).
+pub async fn pod_memory(h: &Harness, cri: &Cri, target: &Target, n: usize) -> Result<PodMemory> {
+    let image = if target.wasm { SLEEPER_WASM } else { SLEEPER_NATIVE };
+    let annotations = if target.wasm { wasm_annotations() } else { HashMap::new() };
+    let before = mem_available_kib();
+    let mut started = Vec::new();
+    let result = async {
+        for i in 0..n {
+            let pod_spec = PodSpec {
+                name: format!("mem-{}-{i}", target.name),
+                handler: target.handler.to_owned(),
+                annotations: annotations.clone(),
+                log_root: h.layout.pod_logs.clone(),
+                cgroup_root: h.layout.cgroup_root.clone(),
+            };
+            let pod = cri.run_pod(&pod_spec).await?;
+            started.push((pod.id.clone(), None));
+            let spec = ContainerSpec {
+                name: "sleeper".into(),
+                image: image.into(),
+                annotations: annotations.clone(),
+                ..Default::default()
+            };
+            let id = cri.create_container(&pod, &spec).await?;
+            started.last_mut().expect("pushed above").1 = Some(id.clone());
+            cri.start_container(&id).await?;
+            cri.wait_state(&id, ContainerState::ContainerRunning, Duration::from_secs(30)).await?;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let pods: Vec<&str> = started.iter().map(|(p, _)| p.as_str()).collect();
+        let pss = shim_tree_pss_kib(&pods);
+        ensure!(pss.len() == n, "{}: found the shims of {} of {n} pods", target.name, pss.len());
+        let after = mem_available_kib();
+        anyhow::Ok(PodMemory {
+            pods: n,
+            pss_kib_per_pod: pss.iter().sum::<f64>() / n as f64,
+            host_delta_kib_per_pod: before.saturating_sub(after) as f64 / n as f64,
+        })
+    }
+    .await;
+    for (pod, container) in &started {
+        if let Some(c) = container {
+            let _ = cri.stop_and_remove_container(c, 0).await;
+        }
+        let _ = cri.stop_and_remove_pod(pod).await;
+    }
+    result
+}
+
+fn mem_available_kib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or(0)
+}
+
+/// For each shim whose `-id` is one of `pods`: the summed PSS (KiB) of it and its descendants.
+fn shim_tree_pss_kib(pods: &[&str]) -> Vec<f64> {
+    let mut parent: HashMap<u32, u32> = HashMap::new();
+    let mut shims = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if let Some(ppid) = stat.rsplit_once(") ").and_then(|(_, r)| r.split(' ').nth(1)).and_then(|p| p.parse().ok()) {
+            parent.insert(pid, ppid);
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let id = args.windows(2).find(|w| w[0] == b"-id").map(|w| w[1]);
+        if args.first().is_some_and(|a| a.windows(15).any(|w| w == b"containerd-shim"))
+            && id.is_some_and(|id| pods.iter().any(|p| p.as_bytes() == id))
+        {
+            shims.push(pid);
+        }
+    }
+    shims
+        .iter()
+        .map(|&shim| {
+            parent
+                .keys()
+                .filter(|&&pid| {
+                    let mut p = pid;
+                    // Bounded walk up the tree: a pid belongs to the shim if the shim is an ancestor.
+                    for _ in 0..64 {
+                        if p == shim {
+                            return true;
+                        }
+                        match parent.get(&p) {
+                            Some(&pp) if pp > 1 => p = pp,
+                            _ => return false,
+                        }
+                    }
+                    false
+                })
+                .map(|&pid| pss_kib(pid))
+                .sum()
+        })
+        .collect()
+}
+
+fn pss_kib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
 }
 
 /// Percentile `q` (0..=1) by linear interpolation between closest ranks.

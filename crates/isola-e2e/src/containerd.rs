@@ -33,6 +33,20 @@ pub struct Layout {
     pub systemd: bool,
     /// containerd namespace of `ctr run` (the CRI uses `k8s.io`).
     pub ctr_namespace: String,
+    /// The lab's runwasi peer (`containerd-shim-wasmtime-v1`), registered as the `runwasi`
+    /// handler when built (see [`runwasi_shim`]).
+    pub runwasi_shim: Option<PathBuf>,
+}
+
+/// The runwasi peer's shim: `$ISOLA_RUNWASI_SHIM`, else the build of `scripts/peers.sh` under
+/// `$ISOLA_PEERS` (default /var/cache/isola-peers), if it is there.
+pub fn runwasi_shim() -> Option<PathBuf> {
+    let path = match std::env::var_os("ISOLA_RUNWASI_SHIM") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(std::env::var_os("ISOLA_PEERS").unwrap_or_else(|| "/var/cache/isola-peers".into()))
+            .join("runwasi/bin/containerd-shim-wasmtime-v1"),
+    };
+    path.is_file().then_some(path)
 }
 
 impl Layout {
@@ -55,6 +69,7 @@ impl Layout {
             cgroup_root: if systemd { format!("isolae2e{pid}.slice") } else { format!("isola-e2e-{pid}") },
             systemd,
             ctr_namespace: format!("isola-e2e-{pid}"),
+            runwasi_shim: runwasi_shim(),
         }
     }
 
@@ -114,6 +129,14 @@ oom_score = 0
             runc_root = self.runc_root.display(),
             systemd = self.systemd,
         );
+        // containerd finds the shim as `containerd-shim-wasmtime-v1` on its PATH (see `start`).
+        if self.runwasi_shim.is_some() {
+            s.push_str(
+                r#"      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runwasi]
+        runtime_type = "io.containerd.wasmtime.v1"
+"#,
+            );
+        }
         s
     }
 
@@ -170,7 +193,12 @@ impl Containerd {
     /// Starts `containerd --config` and waits until its socket accepts connections.
     pub fn start(layout: &Layout) -> Result<Self> {
         let log = std::fs::File::create(&layout.log)?;
-        let child = Command::new("containerd")
+        let mut cmd = Command::new("containerd");
+        if let Some(dir) = layout.runwasi_shim.as_deref().and_then(Path::parent) {
+            let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+            cmd.env("PATH", format!("{}:{path}", dir.display()));
+        }
+        let child = cmd
             .arg("--config")
             .arg(&layout.config)
             .stdin(Stdio::null())

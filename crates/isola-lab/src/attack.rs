@@ -105,6 +105,7 @@ fn observe(lab: &Lab, s: &Scenario, art: &Artifact, t: &Target, profile: Profile
         isola_config: None,
         shadow_secret: &shadow_secret,
         precompiled: false,
+        engine_cache: None,
         safety_cgroup: true,
         wasm_timeout_ms: s.timeout_ms,
     };

@@ -41,8 +41,8 @@ impl Suite {
     pub fn default_targets(self) -> Vec<Kind> {
         use Kind::*;
         match self {
-            Suite::Compute => vec![Native, IsolaWasm, Wasmtime],
-            _ => vec![Native, IsolaContainer, IsolaWasm, Runc, Crun, Youki, Wasmtime],
+            Suite::Compute => vec![Native, IsolaWasm, Wasmtime, WasmerCranelift, WasmerLlvm],
+            _ => vec![Native, IsolaContainer, IsolaWasm, Runc, Crun, Youki, Wasmtime, WasmerCranelift, WasmerLlvm],
         }
     }
     pub fn default_runs(self) -> usize {
@@ -161,11 +161,17 @@ fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) 
     let work = lab.run_dir(&format!("bench-{tag}-{}", arm.target.name()))?;
     let config = match &arm.cache {
         Cache::None => None,
+        Cache::Warm(_) if arm.target.kind.is_wasmer() => None,
         Cache::Warm(dir) => Some(write_isola_config_with(&work, dir, arm.wasm_keys)?),
         Cache::Cold(compiler) => {
             let keys = format!("{}{}", compiler.map(|c| format!("compiler = \"{c}\"\n")).unwrap_or_default(), arm.wasm_keys);
             Some(write_isola_config_with(&work, &work.join("cold-cache"), &keys)?)
         }
+    };
+    // Wasmer's warm arm uses its own cache, filled by the arm's untimed first run.
+    let engine_cache = match &arm.cache {
+        Cache::Warm(dir) if arm.target.kind.is_wasmer() => Some(dir.as_path()),
+        _ => None,
     };
     let wasm = arm.precompiled.as_deref().or(art.wasm.as_ref().ok().map(|p| p.as_path()));
     let job = Job {
@@ -179,6 +185,7 @@ fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) 
         isola_config: config.as_deref(),
         shadow_secret: "bench",
         precompiled: arm.precompiled.is_some(),
+        engine_cache,
         safety_cgroup: false,
         wasm_timeout_ms: 0,
     };
@@ -195,6 +202,9 @@ fn run_once(lab: &Lab, arm: &Arm, art: &Artifact, timeout: Duration, tag: &str) 
 /// Warm-up once per arm, then `runs` rounds with the arms interleaved (A B A B ...).
 fn measure(lab: &Lab, arms: &mut [Arm], art: &Artifact, runs: usize, timeout: Duration, tag: &str, pb: &Phase) {
     for arm in arms.iter_mut().filter(|a| a.error.is_none() && a.target.missing.is_none()) {
+        if arm.target.kind.is_wasmer() {
+            continue;
+        }
         if let (Cache::Warm(cache), Ok(wasm)) = (&arm.cache, &art.wasm) {
             let warmed = lab.run_dir(&format!("warm-{tag}")).and_then(|dir| warm_isola_cache(&arm.target, &dir, cache, wasm, arm.wasm_keys));
             if let Err(e) = warmed {
@@ -302,6 +312,12 @@ fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
                     Err(e) => pre.error = Some(format!("wasmtime compile: {e:#}")),
                 }
                 arms.push(pre);
+            }
+            Kind::WasmerCranelift | Kind::WasmerLlvm => {
+                arms.push(Arm::new(t, Some("cold"), Cache::None));
+                let cache = lab.work.join(format!("bench-cache/{}", t.name()));
+                let _ = std::fs::remove_dir_all(&cache);
+                arms.push(Arm::new(t, Some("cached"), Cache::Warm(cache)));
             }
             _ => arms.push(Arm::new(t, None, Cache::None)),
         }
@@ -489,6 +505,7 @@ fn idle_job<'a>(art: &'a Artifact, work: &'a Path, config: Option<&'a Path>) -> 
         isola_config: config,
         shadow_secret: "bench",
         precompiled: false,
+        engine_cache: None,
         safety_cgroup: false,
         wasm_timeout_ms: 0,
     }
@@ -706,7 +723,8 @@ fn e2e(lab: &Lab, opts: &Options) -> Result<Vec<BenchResult>> {
     let out = std::process::Command::new(&bench)
         .arg("--isola")
         .arg(&isola)
-        .args(["--runs", &opts.runs.max(1).to_string(), "--json"])
+        .args(["--runs", &opts.runs.max(1).to_string()])
+        .args(["--pods", if opts.smoke { "10" } else { "50" }, "--json"])
         .arg(&json)
         .output()?;
     drop(pb);

@@ -22,6 +22,8 @@ pub fn colour(key: &str) -> RGBColor {
         "crun" => RGBColor(148, 103, 189),
         "youki" => RGBColor(140, 86, 75),
         "wasmtime" => RGBColor(255, 127, 14),
+        "wasmer-cranelift" => RGBColor(188, 189, 34),
+        "wasmer-llvm" => RGBColor(227, 119, 194),
         "geomean" => RGBColor(0, 0, 0),
         _ => RGBColor(23, 190, 207),
     }

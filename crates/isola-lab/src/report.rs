@@ -182,6 +182,17 @@ fn headline(r: &BenchReport) -> Vec<String> {
             if let (Some(w), Some(n)) = (pod("isola-wasm"), pod("runc")) {
                 out.push(format!("CRI pod start: isola wasm pod {w:.0} ms / runc native pod {n:.0} ms = {:.2} (target <= 1.0)", w / n));
             }
+            let per_pod = |t: &str| r.results.iter().find(|x| x.benchmark == "pod-memory" && x.target == t && x.error.is_none()).and_then(|x| Some((x.pss_kib?, x.sandboxes?)));
+            if let Some((w, n)) = per_pod("isola-wasm") {
+                let others: Vec<String> = ["runc", "isola-container", "runwasi"]
+                    .iter()
+                    .filter_map(|t| per_pod(t).map(|(k, _)| format!("{t} {:.1} MiB (isola wasm / {t} = {:.2})", k / 1024.0, w / k)))
+                    .collect();
+                out.push(format!("per-pod memory, {n} pods at once (PSS of shim + runtime + workload): isola wasm pod {:.1} MiB; {}", w / 1024.0, others.join(", ")));
+            }
+            if let (Some(w), Some(p)) = (pod("isola-wasm"), pod("runwasi")) {
+                out.push(format!("CRI pod start: isola wasm pod {w:.0} ms / runwasi peer's wasm pod {p:.0} ms = {:.2} (target <= 0.8)", w / p));
+            }
         }
         "compute" => {
             let geomeans = compute_geomeans(r);

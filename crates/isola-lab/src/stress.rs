@@ -209,6 +209,7 @@ fn job<'a>(art: &'a Artifact, work: &'a Path) -> Job<'a> {
         shadow_secret: "stress",
         wasm_timeout_ms: 0,
         precompiled: false,
+        engine_cache: None,
         safety_cgroup: false,
     }
 }

@@ -1,5 +1,5 @@
 //! The isolation targets the lab compares (native, isola-container, isola-wasm, runc, crun, youki,
-//! a wasmtime CLI): detection, one `run` with a wall-clock deadline, and detached starts for memory
+//! a wasmtime CLI, Wasmer with Cranelift and with LLVM): detection, one `run` with a wall-clock deadline, and detached starts for memory
 //! and density. Runtimes are driven only through their command lines. It must never leave a
 //! container or process behind: every run ends with a kill and `delete --force`.
 
@@ -27,10 +27,22 @@ pub enum Kind {
     Crun,
     Youki,
     Wasmtime,
+    WasmerCranelift,
+    WasmerLlvm,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [Kind::Native, Kind::IsolaContainer, Kind::IsolaWasm, Kind::Runc, Kind::Crun, Kind::Youki, Kind::Wasmtime];
+    pub const ALL: [Kind; 9] = [
+        Kind::Native,
+        Kind::IsolaContainer,
+        Kind::IsolaWasm,
+        Kind::Runc,
+        Kind::Crun,
+        Kind::Youki,
+        Kind::Wasmtime,
+        Kind::WasmerCranelift,
+        Kind::WasmerLlvm,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -41,6 +53,8 @@ impl Kind {
             Kind::Crun => "crun",
             Kind::Youki => "youki",
             Kind::Wasmtime => "wasmtime",
+            Kind::WasmerCranelift => "wasmer-cranelift",
+            Kind::WasmerLlvm => "wasmer-llvm",
         }
     }
     pub fn parse(s: &str) -> Result<Kind> {
@@ -50,7 +64,11 @@ impl Kind {
     }
     /// Runs the .wasm build of a program.
     pub fn is_wasm(self) -> bool {
-        matches!(self, Kind::IsolaWasm | Kind::Wasmtime)
+        matches!(self, Kind::IsolaWasm | Kind::Wasmtime | Kind::WasmerCranelift | Kind::WasmerLlvm)
+    }
+    /// A Wasmer CLI (one build per compiler backend).
+    pub fn is_wasmer(self) -> bool {
+        matches!(self, Kind::WasmerCranelift | Kind::WasmerLlvm)
     }
     /// Driven as an OCI runtime with a bundle.
     pub fn is_oci(self) -> bool {
@@ -160,10 +178,18 @@ pub fn detect(kind: Kind, env: &Env) -> Target {
                 .find(|p| is_executable(p))
         }),
         Kind::Wasmtime => find_wasmtime(&env.work),
+        // Only the builds of scripts/peers.sh: a `wasmer` on PATH may lack the backend.
+        Kind::WasmerCranelift => Some(peers_dir().join("wasmer/bin/wasmer")).filter(|p| is_executable(p)),
+        Kind::WasmerLlvm => Some(peers_dir().join("wasmer-llvm/bin/wasmer")).filter(|p| is_executable(p)),
     };
     let Some(binary) = found else {
-        t.missing = Some(match kind {
-            Kind::Youki => format!("youki not found on PATH or in {} (scripts/peers.sh builds it)", peers_dir().join("youki/bin").display()),
+        // scripts/peers.sh writes why it could not build a peer.
+        let skipped = std::fs::read_to_string(peers_dir().join(format!("{}.skipped", kind.name()))).ok();
+        t.missing = Some(match (kind, skipped) {
+            (_, Some(why)) if !why.trim().is_empty() => why.trim().to_string(),
+            (Kind::Youki | Kind::WasmerCranelift | Kind::WasmerLlvm, _) => {
+                format!("{} not found in {} (scripts/peers.sh builds it)", kind.name(), peers_dir().display())
+            }
             _ => format!("{} not found", kind.name()),
         });
         return t;
@@ -205,6 +231,9 @@ pub struct Job<'a> {
     pub wasm_timeout_ms: u64,
     /// `wasm` is a module precompiled by `wasmtime compile` (wasmtime CLI only).
     pub precompiled: bool,
+    /// Wasmer's own compiled-code cache (`WASMER_CACHE_DIR`); `None` runs it with
+    /// `--disable-cache`, so every run compiles, as the wasmtime CLI does by default.
+    pub engine_cache: Option<&'a Path>,
     /// Run native payloads inside the lab's safety cgroups (attacks: yes; benchmarks: no, since a
     /// cgroup v1 migration costs milliseconds).
     pub safety_cgroup: bool,
@@ -299,6 +328,23 @@ impl Target {
                     cmd.arg("--allow-precompiled");
                 }
                 cmd.arg("--dir").arg(format!("{}::/", scratch.display())).arg(wasm).args(job.args);
+                Ok((cmd, None))
+            }
+            Kind::WasmerCranelift | Kind::WasmerLlvm => {
+                let wasm = job.wasm.context("no wasm build")?;
+                let scratch = job.work_dir.join("scratch");
+                std::fs::create_dir_all(&scratch)?;
+                let mut cmd = Command::new(&self.binary);
+                cmd.arg("run").arg(if self.kind == Kind::WasmerLlvm { "--llvm" } else { "--cranelift" });
+                match job.engine_cache {
+                    Some(dir) => {
+                        cmd.env("WASMER_CACHE_DIR", dir);
+                    }
+                    None => {
+                        cmd.arg("--disable-cache").env("WASMER_CACHE_DIR", job.work_dir.join("wasmer-cache"));
+                    }
+                }
+                cmd.arg("--volume").arg(format!("{}:/", scratch.display())).arg(wasm).arg("--").args(job.args);
                 Ok((cmd, None))
             }
             _ => {
@@ -602,6 +648,7 @@ pub fn runtime_error(kind: Kind, r: &RunResult) -> Option<String> {
         Kind::Crun => l.starts_with("crun:") || l.starts_with("umount:") || l.starts_with("unshare:"),
         Kind::Youki => l.starts_with("Error") || l.contains("ERROR"),
         Kind::Wasmtime => l.starts_with("Error:") || l.contains("failed to run main module"),
+        Kind::WasmerCranelift | Kind::WasmerLlvm => l.starts_with("error:") && !l.contains("RuntimeError"),
     })?;
     Some(hit.trim().chars().take(200).collect())
 }

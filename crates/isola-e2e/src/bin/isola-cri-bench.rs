@@ -1,11 +1,13 @@
 //! CRI pod-start benchmark: isola running a wasm pod against runc running the same program as a
 //! native pod (and isola running the native pod), through a private containerd, interleaved.
 //!
-//! Usage: isola-cri-bench --isola target/release/isola --runs 20 --json cri-bench.json
+//! Per-pod memory: `--pods N` pods of each target at once (default 50), PSS of each pod's shim tree.
+//!
+//! Usage: isola-cri-bench --isola target/release/isola --runs 20 --pods 50 --json cri-bench.json
 //! (as root; `cargo run --release -p isola-e2e --bin isola-cri-bench -- ...`)
 
 use anyhow::{bail, Context, Result};
-use isola_e2e::bench::{percentile, pod_start, Phases, BENCHMARKS, TARGETS};
+use isola_e2e::bench::{percentile, pod_memory, pod_start, targets, PodMemory, Phases, BENCHMARKS};
 use isola_e2e::harness::{runc_binary, Harness};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,24 +15,30 @@ use std::process::Command;
 struct Args {
     isola: PathBuf,
     runs: usize,
+    /// Pods per target held at once for the per-pod memory figure (0: not measured).
+    pods: usize,
     json: Option<PathBuf>,
 }
+
+const USAGE: &str = "usage: isola-cri-bench [--isola PATH] [--runs N] [--pods N] [--json FILE]";
 
 fn parse_args() -> Result<Args> {
     let mut isola = None;
     let mut runs = 20;
+    let mut pods = 50;
     let mut json = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--isola" => isola = Some(PathBuf::from(it.next().context("--isola needs a path")?)),
             "--runs" => runs = it.next().context("--runs needs a number")?.parse().context("--runs")?,
+            "--pods" => pods = it.next().context("--pods needs a number")?.parse().context("--pods")?,
             "--json" => json = Some(PathBuf::from(it.next().context("--json needs a path")?)),
             "-h" | "--help" => {
-                println!("usage: isola-cri-bench [--isola PATH] [--runs N] [--json FILE]");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => bail!("unknown argument {other:?} (usage: isola-cri-bench [--isola PATH] [--runs N] [--json FILE])"),
+            other => bail!("unknown argument {other:?} ({USAGE})"),
         }
     }
     let isola = match isola {
@@ -42,7 +50,7 @@ fn parse_args() -> Result<Args> {
     if runs == 0 {
         bail!("--runs must be at least 1");
     }
-    Ok(Args { isola, runs, json })
+    Ok(Args { isola, runs, pods, json })
 }
 
 fn first_line(cmd: &str, args: &[&str]) -> String {
@@ -59,7 +67,7 @@ fn first_line(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn machine(containerd: &str, isola: &Path) -> serde_json::Value {
+fn machine(containerd: &str, isola: &Path, runwasi: Option<&Path>) -> serde_json::Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -79,6 +87,10 @@ fn machine(containerd: &str, isola: &Path) -> serde_json::Value {
         "containerd": containerd,
         "runc": first_line(&runc_binary().map(|p| p.display().to_string()).unwrap_or_default(), &["--version"]),
         "isola": first_line(&isola.display().to_string(), &["--version"]),
+        "runwasi": runwasi.map(|p| format!(
+            "runwasi's containerd-shim-wasm 1.0.1 with a minimal wasmtime 48.0.8 engine (isola's crates/isola-lab/peers/containerd-shim-wasmtime, {})",
+            p.display()
+        )),
     })
 }
 
@@ -87,15 +99,17 @@ fn main() -> Result<()> {
     let h = Harness::start(&args.isola)?;
     let cri = h.cri().clone();
     let containerd = h.rt.block_on(cri.version())?;
-    let mut samples: Vec<Vec<Phases>> = vec![Vec::new(); TARGETS.len()];
+    let targets = targets(&h);
+    let runwasi = h.layout.runwasi_shim.clone();
+    let mut samples: Vec<Vec<Phases>> = vec![Vec::new(); targets.len()];
     h.rt.block_on(async {
-        for t in TARGETS {
+        for t in &targets {
             pod_start(&h, &cri, t)
                 .await
                 .with_context(|| format!("warm-up {}", t.name))?;
         }
         for round in 0..args.runs {
-            for (i, t) in TARGETS.iter().enumerate() {
+            for (i, t) in targets.iter().enumerate() {
                 let p = pod_start(&h, &cri, t)
                     .await
                     .with_context(|| format!("round {round} {}", t.name))?;
@@ -104,6 +118,19 @@ fn main() -> Result<()> {
         }
         anyhow::Ok(())
     })?;
+    let mut memory: Vec<PodMemory> = Vec::new();
+    if args.pods > 0 {
+        h.rt.block_on(async {
+            for t in &targets {
+                memory.push(
+                    pod_memory(&h, &cri, t, args.pods)
+                        .await
+                        .with_context(|| format!("pod memory {}", t.name))?,
+                );
+            }
+            anyhow::Ok(())
+        })?;
+    }
     drop(h); // tears down before writing results
 
     let mut results = Vec::new();
@@ -112,13 +139,13 @@ fn main() -> Result<()> {
         args.runs
     );
     print!("{:<27}", "benchmark");
-    for t in TARGETS {
+    for t in &targets {
         print!("{:>17}", t.name);
     }
     println!();
     for (bench, phase) in BENCHMARKS {
         print!("{bench:<27}");
-        for (i, t) in TARGETS.iter().enumerate() {
+        for (i, t) in targets.iter().enumerate() {
             let v: Vec<f64> = samples[i].iter().map(phase).collect();
             let median = percentile(&v, 0.5);
             print!("{median:>17.1}");
@@ -135,20 +162,46 @@ fn main() -> Result<()> {
         }
         println!();
     }
+    if !memory.is_empty() {
+        print!("{:<27}", format!("pod memory, {} pods (MiB)", args.pods));
+        for m in &memory {
+            print!("{:>17.1}", m.pss_kib_per_pod / 1024.0);
+        }
+        println!("\n  (PSS of each pod's shim and everything below it, per pod; host MemAvailable drop per pod: {})",
+            memory.iter().zip(&targets).map(|(m, t)| format!("{} {:.1}", t.name, m.host_delta_kib_per_pod / 1024.0)).collect::<Vec<_>>().join(", "));
+        for (m, t) in memory.iter().zip(&targets) {
+            results.push(serde_json::json!({
+                "benchmark": "pod-memory",
+                "target": t.name,
+                "runs": 1,
+                "sandboxes": m.pods,
+                "pss_kib": m.pss_kib_per_pod,
+                "total_pss_kib": m.pss_kib_per_pod * m.pods as f64,
+                "host_delta_kib": m.host_delta_kib_per_pod * m.pods as f64,
+            }));
+        }
+    }
     let total = |i: usize| percentile(&samples[i].iter().map(|p| p.total).collect::<Vec<_>>(), 0.5);
     println!(
         "pod-start ratio isola-wasm/runc: {:.2} (target of issue 6: <= 1.00)",
         total(0) / total(1)
     );
+    if let Some(i) = targets.iter().position(|t| t.name == "runwasi") {
+        println!(
+            "pod-start ratio isola-wasm/runwasi peer: {:.2} (target of issue 15: <= 0.80)",
+            total(0) / total(i)
+        );
+    }
     println!(
-        "reproduce: cargo run --release -p isola-e2e --bin isola-cri-bench -- --isola {} --runs {}",
+        "reproduce: cargo run --release -p isola-e2e --bin isola-cri-bench -- --isola {} --runs {} --pods {}",
         args.isola.display(),
-        args.runs
+        args.runs,
+        args.pods
     );
     if let Some(path) = &args.json {
         let doc = serde_json::json!({
             "suite": "e2e",
-            "machine": machine(&containerd, &args.isola),
+            "machine": machine(&containerd, &args.isola, runwasi.as_deref()),
             "results": results,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)
