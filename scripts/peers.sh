@@ -11,9 +11,11 @@
 #                      e2e suite's `runwasi` handler. About 10 min on 2 cores; later runs only
 #                      check it is current.
 #   wasmer 7.4.2       crates.io `wasmer-cli` with its Cranelift backend (lab target
-#                      `wasmer-cranelift`). About 25 min on 2 cores.
-#   wasmer 7.4.2 LLVM  `wasmer-llvm`: built only where Debian packages the LLVM that
-#                      wasmer-compiler-llvm 7.4.2 links (22, through inkwell's llvm22-1).
+#                      `wasmer-cranelift`). About 35 min on 2 cores.
+#   wasmer 7.4.2 LLVM  `wasmer-llvm`, the same with its LLVM backend: wasmer-compiler-llvm 7.4.2
+#                      links LLVM 22 (inkwell's llvm22-1), which Debian 12 has in
+#                      bookworm-security (llvm-22-dev); skipped, with that reason, where it
+#                      has not. Another 35 min or so.
 # Usage: scripts/peers.sh [youki|runwasi|wasmer ...]   (default: all; after scripts/setup.sh)
 set -uo pipefail
 peers="${ISOLA_PEERS:-/var/cache/isola-peers}"
@@ -28,7 +30,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build() {
     local name="$1" version_line="$2" binary="$3" target_dir="$4"
     shift 4
-    if [ -n "$version_line" ] && "$binary" --version 2>/dev/null | grep -qx "$version_line"; then
+    # (Not a pipe into `grep -q`: under pipefail, the binary's SIGPIPE would fail the check.)
+    local printed
+    printed=$("$binary" --version 2>/dev/null)
+    if [ -n "$version_line" ] && grep -qx "$version_line" <<<"$printed"; then
         echo "peers: $name already built ($binary)"
         rm -f "$peers/$name.skipped"
         return

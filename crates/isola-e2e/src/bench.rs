@@ -219,6 +219,10 @@ fn shim_tree_pss_kib(pods: &[&str]) -> Vec<f64> {
             shims.push(pid);
         }
     }
+    // runwasi's container processes are forks of its shim, with the shim's command line: a pod's
+    // shim is the one whose parent is not itself one of them.
+    let forks: Vec<u32> = shims.iter().copied().filter(|p| parent.get(p).is_some_and(|pp| shims.contains(pp))).collect();
+    shims.retain(|p| !forks.contains(p));
     shims
         .iter()
         .map(|&shim| {

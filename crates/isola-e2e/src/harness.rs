@@ -284,8 +284,13 @@ pub fn clean_host(l: &Layout, known_ids: &[(String, String)]) {
         let _ = std::fs::remove_file(teardown::shim_socket(&l.socket, ns, id));
     }
     let _ = std::fs::remove_dir_all(Path::new("/run/containerd/runc").join(&l.ctr_namespace));
+    for p in teardown::runwasi_state(l) {
+        let _ = std::fs::remove_dir_all(&p);
+    }
     // Remove the (now empty) folders containerd created outside its config, if it did.
     for d in [
+        "/run/containerd/wasmtime/k8s.io",
+        "/run/containerd/wasmtime",
         "/run/containerd/runc",
         "/run/containerd/s",
         "/run/containerd/fifo",

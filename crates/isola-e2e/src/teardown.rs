@@ -258,6 +258,26 @@ pub fn ids_on_disk(layout: &Layout) -> Vec<(String, String)> {
     ids
 }
 
+/// Where the runwasi peer's shim (youki's libcontainer) keeps container state: one folder per
+/// container under `RUNWASI_STATE/<namespace>/`.
+pub const RUNWASI_STATE: &str = "/run/containerd/wasmtime";
+
+/// The runwasi peer's state folders of this run: those whose `state.json` names a bundle under
+/// the run's temporary root (the container ids themselves may be gone from containerd).
+pub fn runwasi_state(layout: &Layout) -> Vec<PathBuf> {
+    let root = format!("\"{}/", layout.root.display());
+    let mut found = Vec::new();
+    for ns in std::fs::read_dir(RUNWASI_STATE).into_iter().flatten().flatten() {
+        for c in std::fs::read_dir(ns.path()).into_iter().flatten().flatten() {
+            let state = std::fs::read_to_string(c.path().join("state.json")).unwrap_or_default();
+            if state.contains(&root) {
+                found.push(c.path());
+            }
+        }
+    }
+    found
+}
+
 /// Everything of this run still on the host; empty after a clean teardown.
 pub fn leftovers(layout: &Layout, shim_ids: &[(String, String)]) -> Vec<String> {
     let mut found = Vec::new();
@@ -287,6 +307,9 @@ pub fn leftovers(layout: &Layout, shim_ids: &[(String, String)]) -> Vec<String> 
         if s.exists() {
             found.push(format!("shim socket {} ({ns}/{id})", s.display()));
         }
+    }
+    for p in runwasi_state(layout) {
+        found.push(format!("runwasi peer state {}", p.display()));
     }
     let ctr_runc_root = Path::new("/run/containerd/runc").join(&layout.ctr_namespace);
     if ctr_runc_root.exists() {

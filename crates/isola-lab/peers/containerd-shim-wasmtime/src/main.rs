@@ -6,14 +6,14 @@
 
 use std::hash::{Hash, Hasher};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, WasmBinaryType, WasmLayer};
 use containerd_shim_wasm::sandbox::Sandbox;
 use containerd_shim_wasm::shim::{version, Cli, Compiler, Shim, Version};
 use wasmtime::component::{Component, Linker as ComponentLinker};
 use wasmtime::{Config, Engine, Linker, Module, Precompiled, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::{DirPerms, FilePerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 struct WasmtimeShim;
 
@@ -62,12 +62,12 @@ impl Compiler for WasmtimeSandbox {
         layers
             .iter()
             .map(|l| {
-                if self.engine.detect_precompiled(&l.layer).is_some() {
+                if Engine::detect_precompiled(&l.layer).is_some() {
                     return Ok(None);
                 }
                 match WasmBinaryType::from_bytes(&l.layer) {
-                    Some(WasmBinaryType::Module) => Ok(Some(self.engine.precompile_module(&l.layer)?)),
-                    Some(WasmBinaryType::Component) => Ok(Some(self.engine.precompile_component(&l.layer)?)),
+                    Some(WasmBinaryType::Module) => Ok(Some(self.engine.precompile_module(&l.layer).map_err(wasm_error)?)),
+                    Some(WasmBinaryType::Component) => Ok(Some(self.engine.precompile_component(&l.layer).map_err(wasm_error)?)),
                     None => Ok(None),
                 }
             })
@@ -90,19 +90,32 @@ impl Sandbox for WasmtimeSandbox {
     async fn run_wasi(&self, ctx: &impl RuntimeContext) -> Result<i32> {
         let entry = ctx.entrypoint();
         let bytes = entry.source.as_bytes()?;
+        let (args, envs, func) = (ctx.args().to_vec(), ctx.envs().to_vec(), entry.func.clone());
+        // wasmtime-wasi's synchronous calls start their own tokio runtime, which may not run
+        // inside the shim's: the guest runs on a thread of its own.
+        let sandbox = self.clone();
+        std::thread::scope(|s| s.spawn(|| sandbox.run(&bytes, &args, &envs, &func)).join())
+            .unwrap_or_else(|_| Err(anyhow!("the wasm thread panicked")))
+    }
+}
+
+impl WasmtimeSandbox {
+    fn run(&self, bytes: &[u8], args: &[String], envs: &[String], func: &str) -> Result<i32> {
         let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stdio().args(ctx.args()).preopened_dir("/", "/", DirPerms::all(), FilePerms::all())?;
-        for kv in ctx.envs() {
+        wasi.inherit_stdio().args(args).preopened_dir("/", "/", FsPerms::ReadWrite).map_err(wasm_error)?;
+        for kv in envs {
             if let Some((k, v)) = kv.split_once('=') {
                 wasi.env(k, v);
             }
         }
-        let result = match self.engine.detect_precompiled(&bytes) {
-            Some(Precompiled::Module) => self.run_module(unsafe { Module::deserialize(&self.engine, &bytes) }?, wasi, &entry.func),
-            Some(Precompiled::Component) => self.run_component(unsafe { Component::deserialize(&self.engine, &bytes) }?, wasi),
-            None => match WasmBinaryType::from_bytes(&bytes) {
-                Some(WasmBinaryType::Module) => self.run_module(Module::new(&self.engine, &bytes)?, wasi, &entry.func),
-                Some(WasmBinaryType::Component) => self.run_component(Component::new(&self.engine, &bytes)?, wasi),
+        // SAFETY (deserialize): the precompiled bytes come from containerd's content store, where
+        // this shim's own `compile` put them, as runwasi's wasmtime shim trusts them.
+        let result = match Engine::detect_precompiled(bytes) {
+            Some(Precompiled::Module) => self.run_module(unsafe { Module::deserialize(&self.engine, bytes) }.map_err(wasm_error)?, wasi, func),
+            Some(Precompiled::Component) => self.run_component(unsafe { Component::deserialize(&self.engine, bytes) }.map_err(wasm_error)?, wasi),
+            None => match WasmBinaryType::from_bytes(bytes) {
+                Some(WasmBinaryType::Module) => self.run_module(Module::new(&self.engine, bytes).map_err(wasm_error)?, wasi, func),
+                Some(WasmBinaryType::Component) => self.run_component(Component::new(&self.engine, bytes).map_err(wasm_error)?, wasi),
                 None => bail!("the entrypoint is neither a wasm module nor a component"),
             },
         };
@@ -117,15 +130,13 @@ impl Sandbox for WasmtimeSandbox {
             },
         }
     }
-}
 
-impl WasmtimeSandbox {
     fn run_module(&self, module: Module, mut wasi: WasiCtxBuilder, func: &str) -> wasmtime::Result<()> {
         let mut linker: Linker<WasiP1Ctx> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| s)?;
         let mut store = Store::new(&self.engine, wasi.build_p1());
         let instance = linker.instantiate(&mut store, &module)?;
-        let f = instance.get_typed_func::<(), ()>(&mut store, func).with_context(|| format!("export {func}"))?;
+        let f = instance.get_typed_func::<(), ()>(&mut store, func)?;
         f.call(&mut store, ())
     }
 
@@ -140,6 +151,11 @@ impl WasmtimeSandbox {
             Err(()) => Err(I32Exit(1).into()),
         }
     }
+}
+
+/// wasmtime 48's error type is its own, not anyhow's.
+fn wasm_error(e: wasmtime::Error) -> anyhow::Error {
+    anyhow!("{e:?}")
 }
 
 fn main() {
