@@ -120,11 +120,14 @@ struct Arm {
     checksum: Option<String>,
     /// Lines added to isola's `[wasm]` node table for this arm.
     wasm_keys: &'static str,
+    /// A peer's failed runs (count, first error): the arm goes on, and the row says so. A failed
+    /// run of native or isola ends its arm at once (`error`), and the lab's gate fails on it.
+    failures: (usize, Option<String>),
 }
 
 impl Arm {
     fn new(target: &Target, variant: Option<&'static str>, cache: Cache) -> Self {
-        Arm { target: target.clone(), variant, cache, precompiled: None, samples: vec![], error: None, checksum: None, wasm_keys: "" }
+        Arm { target: target.clone(), variant, cache, precompiled: None, samples: vec![], error: None, checksum: None, wasm_keys: "", failures: (0, None) }
     }
 }
 
@@ -228,11 +231,20 @@ fn measure(lab: &Lab, arms: &mut [Arm], art: &Artifact, runs: usize, timeout: Du
                         arm.checksum = Some(line.trim().to_string());
                     }
                 }
+                Err(e) if is_peer(arm.target.kind) => {
+                    arm.failures.0 += 1;
+                    arm.failures.1.get_or_insert(format!("{e:#}"));
+                }
                 Err(e) => arm.error = Some(format!("{e:#}")),
             }
             pb.inc(1);
         }
     }
+}
+
+/// A target isola is compared against (not native, not isola itself).
+fn is_peer(kind: Kind) -> bool {
+    !matches!(kind, Kind::Native | Kind::IsolaContainer | Kind::IsolaWasm)
 }
 
 /// A cold run under the tiered default leaves a background compile filling a cache that is
@@ -267,7 +279,12 @@ fn result_of(benchmark: &str, arm: &Arm) -> BenchResult {
         r.error = Some(format!("skipped: {why}"));
     } else if let Some(e) = &arm.error {
         r.error = Some(e.clone());
+    } else if arm.samples.is_empty() && arm.failures.0 > 0 {
+        r.error = arm.failures.1.clone();
     } else if !arm.samples.is_empty() {
+        if let (n, Some(first)) = &arm.failures {
+            r.error = Some(format!("{n} of {} runs failed (first: {first}); the figures are the other runs'", n + arm.samples.len()));
+        }
         let s = summarize(&arm.samples);
         r.median_ms = Some(round3(s.median));
         r.p10_ms = Some(round3(s.p10));
@@ -452,7 +469,15 @@ fn compute(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
         let mut arms: Vec<Arm> = Vec::new();
         for t in targets {
             let build = if t.kind.is_wasm() { &art.wasm } else { &art.native };
-            let mut variants = vec![Arm::new(t, None, if t.kind == Kind::IsolaWasm { Cache::Warm(warm_cache.clone()) } else { Cache::None })];
+            // Steady-state code: isola's warm cache, and Wasmer's own cache (filled by the untimed
+            // first run; its LLVM backend takes seconds to compile a kernel). The wasmtime CLI
+            // compiles each run, as it does by default.
+            let cache = match t.kind {
+                Kind::IsolaWasm => Cache::Warm(warm_cache.clone()),
+                k if k.is_wasmer() => Cache::Warm(lab.work.join(format!("bench-cache/compute-{}", t.name()))),
+                _ => Cache::None,
+            };
+            let mut variants = vec![Arm::new(t, None, cache)];
             if t.kind == Kind::IsolaWasm {
                 // What a tiered first start's code costs: the same kernel on Winch's code.
                 let mut winch = Arm::new(t, Some("winch"), Cache::Warm(warm_cache.join("winch")));

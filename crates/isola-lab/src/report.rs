@@ -102,7 +102,13 @@ pub fn bench_markdown(r: &BenchReport) -> String {
         _ => {
             let _ = writeln!(s, "| benchmark | target | runs | median ms | p10 ms | p90 ms | ratio to native | note |\n|---|---|---|---|---|---|---|---|");
             for x in &r.results {
-                let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} | {} |", x.benchmark, arm_label(x), x.runs, fmt_opt(x.median_ms), fmt_opt(x.p10_ms), fmt_opt(x.p90_ms), fmt_opt(x.ratio_to_native), x.error.as_deref().unwrap_or(""));
+                // The CRI suite's per-pod memory rows carry PSS, not times.
+                let note = match (x.error.as_deref(), x.pss_kib, x.sandboxes) {
+                    (Some(e), _, _) => e.to_string(),
+                    (None, Some(p), Some(n)) => format!("PSS per pod {:.1} MiB ({n} pods at once; shim + runtime + workload)", p / 1024.0),
+                    _ => String::new(),
+                };
+                let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} | {} | {} |", x.benchmark, arm_label(x), x.runs, fmt_opt(x.median_ms), fmt_opt(x.p10_ms), fmt_opt(x.p90_ms), fmt_opt(x.ratio_to_native), note);
             }
         }
     }
