@@ -85,24 +85,7 @@ fn ms(d: Duration) -> f64 {
 /// One timed pod start; the pod is removed afterwards (not timed). Fails unless the container
 /// exited 0.
 pub async fn pod_start(h: &Harness, cri: &Cri, target: &Target) -> Result<Phases> {
-    let annotations = if target.wasm {
-        wasm_annotations()
-    } else {
-        HashMap::new()
-    };
-    let pod_spec = PodSpec {
-        name: format!("bench-{}", target.name),
-        handler: target.handler.to_owned(),
-        annotations: annotations.clone(),
-        log_root: h.layout.pod_logs.clone(),
-        cgroup_root: h.layout.cgroup_root.clone(),
-    };
-    let spec = ContainerSpec {
-        name: "hello".into(),
-        image: target.image.into(),
-        annotations,
-        ..Default::default()
-    };
+    let (pod_spec, spec) = specs(h, target, format!("bench-{}", target.name), "hello", target.image);
     let t0 = Instant::now();
     let pod = cri.run_pod(&pod_spec).await?;
     let t1 = Instant::now();
@@ -130,6 +113,20 @@ pub async fn pod_start(h: &Harness, cri: &Cri, target: &Target) -> Result<Phases
     })
 }
 
+/// The pod and container specs of one pod of `target` (wasm annotations for a wasm target).
+fn specs(h: &Harness, target: &Target, pod: String, container: &str, image: &str) -> (PodSpec, ContainerSpec) {
+    let annotations = if target.wasm { wasm_annotations() } else { HashMap::new() };
+    let pod_spec = PodSpec {
+        name: pod,
+        handler: target.handler.to_owned(),
+        annotations: annotations.clone(),
+        log_root: h.layout.pod_logs.clone(),
+        cgroup_root: h.layout.cgroup_root.clone(),
+    };
+    let spec = ContainerSpec { name: container.into(), image: image.into(), annotations, ..Default::default() };
+    (pod_spec, spec)
+}
+
 /// Memory of `n` pods of one target running at once (the sleeper workload): the PSS of each pod's
 /// shim and of everything below it (runtime processes, pause, workload), and the drop of the
 /// host's MemAvailable, both divided by `n`.
@@ -145,26 +142,13 @@ pub struct PodMemory {
 /// sandbox id: the runc shim and runwasi's both group a pod's containers under it).
 pub async fn pod_memory(h: &Harness, cri: &Cri, target: &Target, n: usize) -> Result<PodMemory> {
     let image = if target.wasm { SLEEPER_WASM } else { SLEEPER_NATIVE };
-    let annotations = if target.wasm { wasm_annotations() } else { HashMap::new() };
     let before = mem_available_kib();
     let mut started = Vec::new();
     let result = async {
         for i in 0..n {
-            let pod_spec = PodSpec {
-                name: format!("mem-{}-{i}", target.name),
-                handler: target.handler.to_owned(),
-                annotations: annotations.clone(),
-                log_root: h.layout.pod_logs.clone(),
-                cgroup_root: h.layout.cgroup_root.clone(),
-            };
+            let (pod_spec, spec) = specs(h, target, format!("mem-{}-{i}", target.name), "sleeper", image);
             let pod = cri.run_pod(&pod_spec).await?;
             started.push((pod.id.clone(), None));
-            let spec = ContainerSpec {
-                name: "sleeper".into(),
-                image: image.into(),
-                annotations: annotations.clone(),
-                ..Default::default()
-            };
             let id = cri.create_container(&pod, &spec).await?;
             started.last_mut().expect("pushed above").1 = Some(id.clone());
             cri.start_container(&id).await?;
