@@ -209,9 +209,14 @@ enum Command {
         /// RuntimeClass handler name.
         #[arg(long, default_value = isola_node::install::DEFAULT_HANDLER)]
         handler: String,
-        /// Absolute path of the isola binary on the node (default: this binary).
+        /// Absolute path of the isola binary on the node (default: this binary); with --shim,
+        /// of containerd-shim-isola-v1 (default: the one beside this binary).
         #[arg(long)]
         binary: Option<PathBuf>,
+        /// Run the handler's pods through isola's own shim (`io.containerd.isola.v1`, one
+        /// process per pod, the runtime in process) instead of containerd's runc shim.
+        #[arg(long)]
+        shim: bool,
         /// State directory containerd passes to isola as --root.
         #[arg(long, default_value = isola_node::install::DEFAULT_RUNTIME_ROOT)]
         runtime_root: PathBuf,
@@ -279,6 +284,7 @@ fn create_args(o: &CreateOpts) -> CreateArgs {
         pid_file: o.pid_file.clone(),
         console_socket: o.console_socket.clone(),
         preserve_fds: o.preserve_fds,
+        stdio: None,
     }
 }
 
@@ -303,12 +309,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             println!("wrote {} ({} {}, entrypoint {:?})", built.output.display(), built.platform, built.manifest_digest, built.entrypoint);
             return Ok(0);
         }
-        Command::Install { containerd_config, handler, binary, runtime_root, dry_run } => {
+        Command::Install { containerd_config, handler, binary, shim, runtime_root, dry_run } => {
             let binary = match binary {
                 Some(b) => b,
-                None => std::env::current_exe().context("finding this binary's path (pass --binary)")?,
+                None => {
+                    let this = std::env::current_exe().context("finding this binary's path (pass --binary)")?;
+                    if shim {
+                        let beside = this.with_file_name(isola_node::install::SHIM_BINARY);
+                        if !beside.is_file() {
+                            return Err(anyhow!("{} not found beside this binary (install it there, or pass --binary)", beside.display()));
+                        }
+                        beside
+                    } else {
+                        this
+                    }
+                }
             };
-            let opts = isola_node::install::InstallOptions { config_path: containerd_config, handler, binary, runtime_root, dry_run };
+            let shim = if shim { isola_node::install::Shim::Isola } else { isola_node::install::Shim::Runc };
+            let opts = isola_node::install::InstallOptions { config_path: containerd_config, handler, binary, shim, runtime_root, dry_run };
             print!("{}", isola_node::install::install(&opts)?);
             return Ok(0);
         }
@@ -379,6 +397,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 console_socket,
                 preserve_fds,
                 detach,
+                stdio: None,
             };
             return Ok(rt.exec(&id, &args)?);
         }

@@ -191,12 +191,19 @@ pub struct Containerd {
 
 impl Containerd {
     /// Starts `containerd --config` and waits until its socket accepts connections.
-    pub fn start(layout: &Layout) -> Result<Self> {
+    /// `shim_dirs` go first on its PATH: containerd 1.6 finds a shim `containerd-shim-NAME-v1`
+    /// only there (1.7 and later also take a handler's `runtime_path`).
+    pub fn start(layout: &Layout, shim_dirs: &[&Path]) -> Result<Self> {
         let log = std::fs::File::create(&layout.log)?;
         let mut cmd = Command::new("containerd");
-        if let Some(dir) = layout.runwasi_shim.as_deref().and_then(Path::parent) {
-            let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-            cmd.env("PATH", format!("{}:{path}", dir.display()));
+        let mut dirs: Vec<&Path> = shim_dirs.to_vec();
+        dirs.extend(layout.runwasi_shim.as_deref().and_then(Path::parent));
+        if !dirs.is_empty() {
+            let mut path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+            for dir in dirs.iter().rev() {
+                path = format!("{}:{path}", dir.display());
+            }
+            cmd.env("PATH", path);
         }
         let child = cmd
             .arg("--config")

@@ -24,7 +24,7 @@ pub struct Cri {
 #[derive(Clone, Debug)]
 pub struct PodSpec {
     pub name: String,
-    /// RuntimeClass handler: `isola` or `runc`.
+    /// RuntimeClass handler: `isola`, `isola-shim` or `runc`.
     pub handler: String,
     pub annotations: HashMap<String, String>,
     /// Pod logs go to `<log_root>/<uid>`.
@@ -277,6 +277,22 @@ impl Cri {
             .await
             .with_context(|| format!("StopContainer {id}"))?;
         Ok(())
+    }
+
+    /// ExecSync (`kubectl exec` without a terminal): (exit code, stdout, stderr).
+    pub async fn exec_sync(&self, id: &str, cmd: &[&str], timeout_s: i64) -> Result<(i32, String, String)> {
+        let r = self
+            .rt
+            .clone()
+            .exec_sync(cri::ExecSyncRequest {
+                container_id: id.into(),
+                cmd: cmd.iter().map(|s| s.to_string()).collect(),
+                timeout: timeout_s,
+            })
+            .await
+            .with_context(|| format!("ExecSync {id} {cmd:?}"))?
+            .into_inner();
+        Ok((r.exit_code, String::from_utf8_lossy(&r.stdout).into_owned(), String::from_utf8_lossy(&r.stderr).into_owned()))
     }
 
     /// UpdateContainerResources with a new memory limit (the kubelet's in-place resize).

@@ -12,6 +12,13 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// The RuntimeClass handlers `setup` installs: isola through containerd's runc shim, and
+/// through isola's own shim (`containerd-shim-isola-v1`).
+pub const ISOLA_HANDLER: &str = "isola";
+pub const SHIM_HANDLER: &str = "isola-shim";
+/// Both, for suites that run every case through each.
+pub const ISOLA_HANDLERS: [&str; 2] = [ISOLA_HANDLER, SHIM_HANDLER];
+
 /// The CRI namespace of containerd.
 pub const K8S_NAMESPACE: &str = "k8s.io";
 
@@ -43,6 +50,13 @@ pub fn isola_binary() -> Result<PathBuf> {
             "isola binary not found at {}: build it first (`cargo build --release -p isola-cli`, \
              or scripts/setup.sh), or point ISOLA_BIN at it",
             path.display()
+        );
+    }
+    let shim = path.with_file_name("containerd-shim-isola-v1");
+    if !shim.is_file() {
+        bail!(
+            "isola's shim not found at {} (beside isola): build it (`cargo build --release -p isola-shim`)",
+            shim.display()
         );
     }
     path.canonicalize()
@@ -120,7 +134,9 @@ impl Harness {
         }
         self.layout.write(PAUSE_IMAGE, &runc_binary()?)?;
         self.install_isola_handler()?;
-        self.containerd = Some(Containerd::start(&self.layout)?);
+        // isola's shim is found beside isola (see `isola_binary`).
+        let isola_dir = self.isola.parent().unwrap_or(Path::new("/")).to_path_buf();
+        self.containerd = Some(Containerd::start(&self.layout, &[&isola_dir])?);
         for tar in &tars {
             images::import(&self.layout.socket, K8S_NAMESPACE, tar)?;
         }
@@ -134,30 +150,60 @@ impl Harness {
         Ok(())
     }
 
-    /// `isola install --containerd-config CONFIG --binary ISOLA --runtime-root ROOT`.
+    /// `isola install --containerd-config CONFIG --binary ISOLA --runtime-root ROOT`, and the
+    /// same with `--shim --handler isola-shim` (isola's own shim, found beside `isola`). Both
+    /// handlers share the state root, so a test finds a container's state the same way.
     fn install_isola_handler(&self) -> Result<()> {
-        let out = Command::new(&self.isola)
-            .arg("install")
-            .arg("--containerd-config")
-            .arg(&self.layout.config)
-            .arg("--binary")
-            .arg(&self.isola)
-            .arg("--runtime-root")
-            .arg(&self.layout.isola_root)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "`isola install` failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+        for (handler, shim) in [(ISOLA_HANDLER, false), (SHIM_HANDLER, true)] {
+            let mut cmd = Command::new(&self.isola);
+            cmd.arg("install")
+                .arg("--containerd-config")
+                .arg(&self.layout.config)
+                .args(["--handler", handler])
+                .arg("--runtime-root")
+                .arg(&self.layout.isola_root);
+            if shim {
+                cmd.arg("--shim");
+            } else {
+                cmd.arg("--binary").arg(&self.isola);
+            }
+            let out = cmd.output()?;
+            if !out.status.success() {
+                bail!(
+                    "`isola install` of handler {handler} failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            let config = std::fs::read_to_string(&self.layout.config)?;
+            if !config.contains(&format!("runtimes.{handler}]")) {
+                bail!(
+                    "`isola install` succeeded but {} has no {handler} runtime table",
+                    self.layout.config.display()
+                );
+            }
+            if shim {
+                self.point_shim_at_its_options(&config, handler)?;
+            }
         }
-        let config = std::fs::read_to_string(&self.layout.config)?;
-        if !config.contains("runtimes.isola") {
-            bail!(
-                "`isola install` succeeded but {} has no isola runtime table",
-                self.layout.config.display()
-            );
-        }
+        Ok(())
+    }
+
+    /// containerd 1.6 hands a shim other than runc's none of its handler's options table, only
+    /// a `ConfigPath` (1.7 and later pass the table itself): the suite's non-default state root
+    /// reaches isola's shim through a file named there.
+    fn point_shim_at_its_options(&self, config: &str, handler: &str) -> Result<()> {
+        let header = format!("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{handler}.options]\n");
+        let file = self.layout.root.join(format!("{handler}-options.toml"));
+        std::fs::write(
+            &file,
+            format!("Root = \"{}\"\nSystemdCgroup = {}\n", self.layout.isola_root.display(), self.layout.systemd),
+        )?;
+        let Some(at) = config.find(&header) else {
+            bail!("{} has no {header:?} table", self.layout.config.display())
+        };
+        let at = at + header.len();
+        let edited = format!("{}ConfigPath = \"{}\"\n{}", &config[..at], file.display(), &config[at..]);
+        std::fs::write(&self.layout.config, edited)?;
         Ok(())
     }
 

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 const MIB: i64 = 1 << 20;
 
-fn pod(h: &Harness, name: &str, wasm: bool) -> PodSpec {
+/// A pod on `handler` (named after it too: a case runs once per handler).
+fn pod(h: &Harness, handler: &str, name: &str, wasm: bool) -> PodSpec {
     PodSpec {
-        name: name.to_owned(),
-        handler: "isola".to_owned(),
+        name: format!("{name}-{handler}"),
+        handler: handler.to_owned(),
         annotations: if wasm {
             wasm_annotations()
         } else {
@@ -81,11 +82,11 @@ async fn run_to_exit(
     Ok((st.exit_code, st.reason, lines))
 }
 
-async fn wasm_pod_runs_module_and_logs_its_line(h: &Harness) -> Result<()> {
+async fn wasm_pod_runs_module_and_logs_its_line(h: &Harness, handler: &str) -> Result<()> {
     let mut spec = container("hello", HELLO_WASM, true);
     spec.args = vec!["one".into(), "two words".into()];
     spec.envs = vec![("E2E_GREETING".into(), "hi".into())];
-    let (code, reason, log) = run_to_exit(h, pod(h, "wasm-hello", true), spec).await?;
+    let (code, reason, log) = run_to_exit(h, pod(h, handler, "wasm-hello", true), spec).await?;
     ensure!(
         code == 0 && reason == "Completed",
         "exit {code} ({reason}); log {log:?}"
@@ -101,10 +102,10 @@ async fn wasm_pod_runs_module_and_logs_its_line(h: &Harness) -> Result<()> {
     Ok(())
 }
 
-async fn linux_container_runs_on_isola_handler(h: &Harness) -> Result<()> {
+async fn linux_container_runs_on_isola_handler(h: &Harness, handler: &str) -> Result<()> {
     let (code, reason, log) = run_to_exit(
         h,
-        pod(h, "native-hello", false),
+        pod(h, handler, "native-hello", false),
         container("hello", HELLO_NATIVE, false),
     )
     .await?;
@@ -119,9 +120,9 @@ async fn linux_container_runs_on_isola_handler(h: &Harness) -> Result<()> {
     Ok(())
 }
 
-async fn mixed_pod_runs_wasm_app_beside_linux_sidecar(h: &Harness) -> Result<()> {
+async fn mixed_pod_runs_wasm_app_beside_linux_sidecar(h: &Harness, handler: &str) -> Result<()> {
     let cri = h.cri();
-    let pod = cri.run_pod(&pod(h, "mixed", true)).await?;
+    let pod = cri.run_pod(&pod(h, handler, "mixed", true)).await?;
     // Both carry compat-smart: the runtime must sniff args[0] and run only the module as wasm.
     let app = cri
         .create_container(&pod, &container("app", SLEEPER_WASM, true))
@@ -147,10 +148,10 @@ async fn mixed_pod_runs_wasm_app_beside_linux_sidecar(h: &Harness) -> Result<()>
     cri.stop_and_remove_pod(&pod.id).await
 }
 
-async fn wasm_memory_limit_stops_the_hog(h: &Harness) -> Result<()> {
+async fn wasm_memory_limit_stops_the_hog(h: &Harness, handler: &str) -> Result<()> {
     let mut spec = container("memhog", MEMHOG_WASM, true);
     spec.memory_limit = Some(64 * MIB);
-    let (code, reason, log) = run_to_exit(h, pod(h, "memhog", true), spec).await?;
+    let (code, reason, log) = run_to_exit(h, pod(h, handler, "memhog", true), spec).await?;
     let highest = log
         .iter()
         .filter_map(|l| {
@@ -183,9 +184,9 @@ async fn wasm_memory_limit_stops_the_hog(h: &Harness) -> Result<()> {
     Ok(())
 }
 
-async fn stop_container_kills_long_running_wasm_quickly(h: &Harness) -> Result<()> {
+async fn stop_container_kills_long_running_wasm_quickly(h: &Harness, handler: &str) -> Result<()> {
     let cri = h.cri();
-    let pod = cri.run_pod(&pod(h, "sleeper", true)).await?;
+    let pod = cri.run_pod(&pod(h, handler, "sleeper", true)).await?;
     let id = cri
         .create_container(&pod, &container("sleeper", SLEEPER_WASM, true))
         .await?;
@@ -278,9 +279,9 @@ fn ctr(h: &Harness, args: &[&str]) -> Result<String> {
 /// The runtime's `update`, `ps`, `pause` and `resume` as containerd drives them: the CRI's
 /// UpdateContainerResources, then `ctr task ps|pause|resume` (the runc shim calls the runtime's
 /// command for each), checked in the container's cgroup (v1 freezer, or v2 `cgroup.freeze`).
-async fn update_ps_pause_resume_of_a_running_container(h: &Harness) -> Result<()> {
+async fn update_ps_pause_resume_of_a_running_container(h: &Harness, handler: &str) -> Result<()> {
     let cri = h.cri();
-    let pod = cri.run_pod(&pod(h, "resizable", false)).await?;
+    let pod = cri.run_pod(&pod(h, handler, "resizable", false)).await?;
     let mut spec = container("sleeper", SLEEPER_NATIVE, false);
     spec.memory_limit = Some(64 * MIB);
     let id = cri.create_container(&pod, &spec).await?;
@@ -363,9 +364,9 @@ fn ctr_run_with_isola_binary_runs_wasm(h: &Harness) -> Result<()> {
 }
 
 /// Starts a pod (pause + wasm app + Linux sidecar) and leaves it running for the teardown.
-async fn leave_a_running_mixed_pod(h: &Harness) -> Result<()> {
+async fn leave_a_running_mixed_pod(h: &Harness, handler: &str) -> Result<()> {
     let cri = h.cri();
-    let pod = cri.run_pod(&pod(h, "left-running", true)).await?;
+    let pod = cri.run_pod(&pod(h, handler, "left-running", true)).await?;
     for (name, image) in [("app", SLEEPER_WASM), ("sidecar", SLEEPER_NATIVE)] {
         let id = cri
             .create_container(&pod, &container(name, image, true))
@@ -386,6 +387,67 @@ async fn leave_a_running_mixed_pod(h: &Harness) -> Result<()> {
     Ok(())
 }
 
+/// ExecSync (`kubectl exec`) into a running Linux container, twice: the process's stdout and
+/// stderr come back apart, with its exit code; then the container is still running.
+async fn exec_sync_in_a_running_container(h: &Harness, handler: &str) -> Result<()> {
+    let cri = h.cri();
+    let pod = cri.run_pod(&pod(h, handler, "exec", false)).await?;
+    let id = cri.create_container(&pod, &container("sleeper", SLEEPER_NATIVE, false)).await?;
+    cri.start_container(&id).await?;
+    wait_log(cri, &id, "isola-e2e sleeper native started", isola_e2e::scaled(Duration::from_secs(20))).await?;
+    for round in ["first", "second"] {
+        let (code, out, err) = cri.exec_sync(&id, &["/sleeper", round], 10).await?;
+        ensure!(
+            code == 3 && out == format!("isola-e2e exec native {round}\n") && err == format!("isola-e2e exec stderr {round}\n"),
+            "exec {round}: exit {code}, stdout {out:?}, stderr {err:?}"
+        );
+    }
+    let st = cri.status(&id).await?;
+    ensure!(st.state == ContainerState::ContainerRunning as i32, "after the execs: {st:?}");
+    cri.stop_and_remove_container(&id, 1).await?;
+    cri.stop_and_remove_pod(&pod.id).await
+}
+
+/// isola's shim serves a whole pod from one process (grouped by the CRI sandbox id, as the
+/// runc shim does): the pause container and two containers, one shim. Under the runc shim the
+/// same holds of its Go shim.
+async fn one_shim_per_pod(h: &Harness, handler: &str) -> Result<()> {
+    let cri = h.cri();
+    let pod = cri.run_pod(&pod(h, handler, "grouped", true)).await?;
+    let mut ids = Vec::new();
+    for (name, image) in [("app", SLEEPER_WASM), ("sidecar", SLEEPER_NATIVE)] {
+        let id = cri.create_container(&pod, &container(name, image, true)).await?;
+        cri.start_container(&id).await?;
+        ids.push(id);
+    }
+    let shim_name = if handler == SHIM_HANDLER { "containerd-shim-isola-v1" } else { "containerd-shim-runc-v2" };
+    let mut parents = std::collections::BTreeSet::new();
+    for id in std::iter::once(&pod.id).chain(&ids) {
+        let pid = state_pid(h, id)?;
+        let shim = parent_named(pid, shim_name).with_context(|| format!("{id} (pid {pid}) has no {shim_name} ancestor"))?;
+        parents.insert(shim);
+    }
+    ensure!(parents.len() == 1, "the pod's three containers have {} shims: {parents:?}", parents.len());
+    for id in &ids {
+        cri.stop_and_remove_container(id, 1).await?;
+    }
+    cri.stop_and_remove_pod(&pod.id).await
+}
+
+/// The nearest ancestor of `pid` whose command is `name`.
+fn parent_named(mut pid: u32, name: &str) -> Option<u32> {
+    for _ in 0..16 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let ppid: u32 = stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()?;
+        let exe = std::fs::read_link(format!("/proc/{ppid}/exe")).ok()?;
+        if exe.file_name().is_some_and(|f| f == name) {
+            return Some(ppid);
+        }
+        pid = ppid;
+    }
+    None
+}
+
 fn tail(log: &[String]) -> &[String] {
     &log[log.len().saturating_sub(3)..]
 }
@@ -403,27 +465,32 @@ fn cri_end_to_end() {
 
     type Case = for<'a> fn(
         &'a Harness,
+        &'static str,
     )
         -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>>;
     let cases: Vec<(&str, Case)> = vec![
-        ("wasm_pod_runs_module_and_logs_its_line", |h| {
-            Box::pin(wasm_pod_runs_module_and_logs_its_line(h))
+        ("wasm_pod_runs_module_and_logs_its_line", |h, x| {
+            Box::pin(wasm_pod_runs_module_and_logs_its_line(h, x))
         }),
-        ("linux_container_runs_on_isola_handler", |h| {
-            Box::pin(linux_container_runs_on_isola_handler(h))
+        ("linux_container_runs_on_isola_handler", |h, x| {
+            Box::pin(linux_container_runs_on_isola_handler(h, x))
         }),
-        ("mixed_pod_runs_wasm_app_beside_linux_sidecar", |h| {
-            Box::pin(mixed_pod_runs_wasm_app_beside_linux_sidecar(h))
+        ("mixed_pod_runs_wasm_app_beside_linux_sidecar", |h, x| {
+            Box::pin(mixed_pod_runs_wasm_app_beside_linux_sidecar(h, x))
         }),
-        ("wasm_memory_limit_stops_the_hog", |h| {
-            Box::pin(wasm_memory_limit_stops_the_hog(h))
+        ("wasm_memory_limit_stops_the_hog", |h, x| {
+            Box::pin(wasm_memory_limit_stops_the_hog(h, x))
         }),
-        ("stop_container_kills_long_running_wasm_quickly", |h| {
-            Box::pin(stop_container_kills_long_running_wasm_quickly(h))
+        ("stop_container_kills_long_running_wasm_quickly", |h, x| {
+            Box::pin(stop_container_kills_long_running_wasm_quickly(h, x))
         }),
-        ("update_ps_pause_resume_of_a_running_container", |h| {
-            Box::pin(update_ps_pause_resume_of_a_running_container(h))
+        ("update_ps_pause_resume_of_a_running_container", |h, x| {
+            Box::pin(update_ps_pause_resume_of_a_running_container(h, x))
         }),
+        ("exec_sync_in_a_running_container", |h, x| {
+            Box::pin(exec_sync_in_a_running_container(h, x))
+        }),
+        ("one_shim_per_pod", |h, x| Box::pin(one_shim_per_pod(h, x))),
     ];
     let mut failures = Vec::new();
     let mut report = |name: &str, t: Instant, r: std::thread::Result<Result<()>>| match r {
@@ -437,10 +504,13 @@ fn cri_end_to_end() {
             failures.push(format!("{name}: panicked"));
         }
     };
-    for (name, case) in cases {
-        let t = Instant::now();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.rt.block_on(case(&h))));
-        report(name, t, r);
+    // Every case through containerd's runc shim running isola, then through isola's own shim.
+    for handler in ISOLA_HANDLERS {
+        for (name, case) in &cases {
+            let t = Instant::now();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.rt.block_on(case(&h, handler))));
+            report(&format!("{name} [{handler}]"), t, r);
+        }
     }
     let t = Instant::now();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -451,7 +521,10 @@ fn cri_end_to_end() {
     // Teardown must cope with what a failing test leaves: a pod whose containers still run.
     let t = Instant::now();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        h.rt.block_on(leave_a_running_mixed_pod(&h))
+        h.rt.block_on(async {
+            leave_a_running_mixed_pod(&h, ISOLA_HANDLER).await?;
+            leave_a_running_mixed_pod(&h, SHIM_HANDLER).await
+        })
     }));
     report("leave_a_running_mixed_pod_for_teardown", t, r);
     let t = Instant::now();

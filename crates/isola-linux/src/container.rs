@@ -2,6 +2,7 @@
 //! the OS. The workload is libcontainer's `Executor` seam: the default executor for Linux
 //! containers, isola's wasm executor for wasm ones.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use libcontainer::container::builder::ContainerBuilder;
@@ -13,6 +14,23 @@ use libcontainer::workload::Executor;
 use crate::LinuxError;
 
 pub use libcontainer::container::{Container as LcContainer, ContainerStatus};
+
+/// The standard streams of a container's process when they are not its caller's own (a shim
+/// hands over containerd's fifos); each is duplicated into the process.
+#[derive(Debug)]
+pub struct Stdio {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+impl Stdio {
+    fn apply(stdio: Option<&Stdio>, builder: ContainerBuilder) -> Result<ContainerBuilder, LinuxError> {
+        let Some(s) = stdio else { return Ok(builder) };
+        let dup = |fd: &OwnedFd, name: &str| fd.try_clone().map_err(|e| LinuxError(format!("duplicating {name}: {e}")));
+        Ok(builder.with_stdin(dup(&s.stdin, "stdin")?).with_stdout(dup(&s.stdout, "stdout")?).with_stderr(dup(&s.stderr, "stderr")?))
+    }
+}
 
 /// Everything `create` needs, gathered first.
 pub struct CreateOptions<'a> {
@@ -29,6 +47,8 @@ pub struct CreateOptions<'a> {
     pub systemd: bool,
     /// false for a foreground `run`: the init stays our child.
     pub detach: bool,
+    /// The init's stdio; the caller's own when `None`.
+    pub stdio: Option<&'a Stdio>,
 }
 
 /// Creates the container: namespaces, cgroups, rootfs; the init waits for `start`.
@@ -39,7 +59,7 @@ pub fn create<E: Executor + Clone + 'static>(opts: &CreateOptions, executor: E) 
         .with_pid_file(opts.pid_file)?
         .with_console_socket(opts.console_socket)
         .with_preserved_fds(opts.preserve_fds);
-    let container = builder
+    let container = Stdio::apply(opts.stdio, builder)?
         .as_init(opts.bundle)
         .with_reported_bundle(opts.caller_bundle)
         .with_systemd(opts.systemd)
@@ -81,16 +101,19 @@ pub struct ExecOptions<'a> {
     pub sub_cgroup: Option<String>,
     /// Exec into a paused container too (runc's `--ignore-paused`).
     pub ignore_paused: bool,
+    /// The process's stdio; the caller's own when `None`.
+    pub stdio: Option<&'a Stdio>,
 }
 
 /// Starts a new process in a running container's namespaces and cgroup; returns its pid.
 pub fn exec<E: Executor + Clone + 'static>(opts: &ExecOptions, executor: E) -> Result<i32, LinuxError> {
-    let pid = ContainerBuilder::new(opts.id.to_string(), SyscallType::default())
+    let builder = ContainerBuilder::new(opts.id.to_string(), SyscallType::default())
         .with_executor(executor)
         .with_root_path(opts.state_root)?
         .with_pid_file(opts.pid_file)?
         .with_console_socket(opts.console_socket)
-        .with_preserved_fds(opts.preserve_fds)
+        .with_preserved_fds(opts.preserve_fds);
+    let pid = Stdio::apply(opts.stdio, builder)?
         .as_tenant()
         .with_process(Some(&opts.process))
         .with_detach(opts.detach)

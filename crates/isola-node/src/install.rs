@@ -1,6 +1,7 @@
 //! `isola install`: adds the `isola` runtime handler to a node's containerd config (version 2,
 //! containerd 1.6 and 1.7; version 3, containerd 2.x), editing the TOML in place so comments and
-//! layout survive, idempotently, with a backup.
+//! layout survive, idempotently, with a backup. The handler runs isola through containerd's runc
+//! shim, or (`--shim`) through isola's own shim, `containerd-shim-isola-v1`.
 //! It must never leave a half-written or unparsable config, and never restarts containerd itself.
 //!
 //! ```no_run
@@ -27,6 +28,20 @@ pub const PASSED_ANNOTATIONS: [&str; 3] = ["module.wasm.image/*", "run.oci.handl
 const CRI_PLUGIN_V2: &str = "io.containerd.grpc.v1.cri";
 const CRI_PLUGIN_V3: &str = "io.containerd.cri.v1.runtime";
 const RUNC_SHIM: &str = "io.containerd.runc.v2";
+/// isola's own shim (crates/isola-shim), found through the handler's `runtime_path`.
+const ISOLA_SHIM: &str = "io.containerd.isola.v1";
+/// The file name of isola's shim, installed beside `isola`.
+pub const SHIM_BINARY: &str = "containerd-shim-isola-v1";
+
+/// Which shim runs the handler's containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shim {
+    /// containerd's runc shim executing `isola` (`BinaryName`) for every verb.
+    #[default]
+    Runc,
+    /// isola's own shim, one per pod, running the runtime in process (`runtime_path`).
+    Isola,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -48,8 +63,9 @@ pub struct InstallOptions {
     pub config_path: PathBuf,
     /// The RuntimeClass `handler`.
     pub handler: String,
-    /// Absolute path of the isola binary on the node.
+    /// Absolute path of the isola binary on the node (with `Shim::Isola`, of its shim).
     pub binary: PathBuf,
+    pub shim: Shim,
     /// State directory containerd's shim passes as `--root`.
     pub runtime_root: PathBuf,
     pub dry_run: bool,
@@ -62,6 +78,7 @@ impl InstallOptions {
             config_path: DEFAULT_CONTAINERD_CONFIG.into(),
             handler: DEFAULT_HANDLER.into(),
             binary: binary.into(),
+            shim: Shim::Runc,
             runtime_root: DEFAULT_RUNTIME_ROOT.into(),
             dry_run: false,
         }
@@ -128,7 +145,7 @@ pub fn install(opts: &InstallOptions) -> Result<InstallReport, InstallError> {
         Err(source) => return Err(InstallError::Io { path: path.clone(), step: "reading", cause: source }),
     };
     let old = existing.as_deref().unwrap_or("");
-    let new = configure(path, old, &opts.handler, &opts.binary, &opts.runtime_root)?;
+    let new = configure_shim(path, old, &opts.handler, opts.shim, &opts.binary, &opts.runtime_root)?;
     let report = |outcome| InstallReport { path: path.clone(), handler: opts.handler.clone(), outcome };
     if opts.dry_run {
         let diff = if new == old {
@@ -185,9 +202,15 @@ fn validate(opts: &InstallOptions) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// The pure edit: `text` (a containerd config, possibly empty) with the handler added or updated.
-/// Returns `text` unchanged when it already says everything. `path` only names the file in errors.
+/// The pure edit for a runc-shim handler: see [`configure_shim`].
 pub fn configure(path: &Path, text: &str, handler: &str, binary: &Path, runtime_root: &Path) -> Result<String, InstallError> {
+    configure_shim(path, text, handler, Shim::Runc, binary, runtime_root)
+}
+
+/// The pure edit: `text` (a containerd config, possibly empty) with the handler added or updated
+/// (switching it between shims drops the other shim's key). Returns `text` unchanged when it
+/// already says everything. `path` only names the file in errors.
+pub fn configure_shim(path: &Path, text: &str, handler: &str, shim: Shim, binary: &Path, runtime_root: &Path) -> Result<String, InstallError> {
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| InstallError::Parse { path: path.to_owned(), reason: one_line(&e.to_string()) })?;
@@ -260,11 +283,25 @@ pub fn configure(path: &Path, text: &str, handler: &str, binary: &Path, runtime_
                 table.decor_mut().set_prefix("\n");
             }
             if key == handler {
-                set(table, "runtime_type", RUNC_SHIM.into());
+                match shim {
+                    Shim::Runc => {
+                        set(table, "runtime_type", RUNC_SHIM.into());
+                        table.remove("runtime_path");
+                    }
+                    Shim::Isola => {
+                        set(table, "runtime_type", ISOLA_SHIM.into());
+                        set(table, "runtime_path", path_str(binary).into());
+                    }
+                }
                 set(table, "pod_annotations", Value::Array(PASSED_ANNOTATIONS.into_iter().collect::<Array>()));
                 set(table, "container_annotations", Value::Array(PASSED_ANNOTATIONS.into_iter().collect::<Array>()));
             } else {
-                set(table, "BinaryName", path_str(binary).into());
+                match shim {
+                    Shim::Runc => set(table, "BinaryName", path_str(binary).into()),
+                    Shim::Isola => {
+                        table.remove("BinaryName");
+                    }
+                }
                 set(table, "Root", path_str(runtime_root).into());
                 if let Some(on) = systemd_cgroup {
                     set(table, "SystemdCgroup", on.into());

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use isola_node::install::{configure, install, InstallError, InstallOptions, Outcome};
+use isola_node::install::{configure, install, InstallError, InstallOptions, Outcome, Shim};
 
 const COMMENTED: &str = r#"# Managed by the node image. Do not reorder.
 version = 2
@@ -244,20 +244,26 @@ fn configure_is_pure_and_idempotent() {
     assert!(two.starts_with(&once));
 }
 
-#[test]
-fn containerd_accepts_the_written_config() {
+/// `containerd config dump` of COMMENTED after an install with `change` applied to the
+/// defaults; None (and says so) when containerd is not installed.
+fn containerd_dump_after(change: impl FnOnce(InstallOptions) -> InstallOptions) -> Option<String> {
     let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("containerd").is_file()));
     if !on_path {
         eprintln!("skipped: containerd not on PATH");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
     std::fs::write(&path, COMMENTED).unwrap();
-    install(&opts(&path)).unwrap();
+    install(&change(opts(&path))).unwrap();
     let out = Command::new("containerd").arg("--config").arg(&path).args(["config", "dump"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dump = String::from_utf8_lossy(&out.stdout);
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn containerd_accepts_the_written_config() {
+    let Some(dump) = containerd_dump_after(|o| o) else { return };
     let h = handler_settings(&dump, "isola");
     assert_eq!(h["runtime_type"].as_str(), Some("io.containerd.runc.v2"));
     assert_eq!(h["options"]["BinaryName"].as_str(), Some("/usr/local/bin/isola"));
@@ -332,4 +338,43 @@ fn a_containerd_2_config_with_the_handler_half_there_is_completed_in_place() {
     let h = handler_settings_v3(&out, "isola");
     assert_eq!(h["options"]["BinaryName"].as_str(), Some("/opt/isola/bin/isola"));
     assert_eq!(configure(Path::new("config.toml"), &out, "isola", Path::new("/opt/isola/bin/isola"), Path::new("/run/isola")).unwrap(), out);
+}
+
+/// `--shim`: the handler runs isola's own shim, found through `runtime_path`, with no
+/// `BinaryName` (the shim refuses unknown options); switching kinds drops the other kind's key.
+#[test]
+fn the_shim_handler_names_isolas_shim_and_switches_both_ways() {
+    let shim = Path::new("/usr/local/bin/containerd-shim-isola-v1");
+    let (bin, root) = (Path::new("/usr/local/bin/isola"), Path::new("/run/isola"));
+    for (config, settings) in [(COMMENTED, handler_settings as fn(&str, &str) -> toml::Table), (CONTAINERD_2, handler_settings_v3)] {
+        let p = Path::new("config.toml");
+        let out = isola_node::install::configure_shim(p, config, "isola", Shim::Isola, shim, root).unwrap();
+        assert!(out.starts_with(config), "every byte of the old config kept:\n{out}");
+        let h = settings(&out, "isola");
+        assert_eq!(h["runtime_type"].as_str(), Some("io.containerd.isola.v1"));
+        assert_eq!(h["runtime_path"].as_str(), Some(shim.to_str().unwrap()));
+        assert_eq!(h["options"]["Root"].as_str(), Some("/run/isola"));
+        assert!(h["options"].get("BinaryName").is_none(), "{out}");
+        assert_eq!(strings(&h["pod_annotations"]), ["module.wasm.image/*", "run.oci.handler", "io.isola.*"]);
+        assert_eq!(isola_node::install::configure_shim(p, &out, "isola", Shim::Isola, shim, root).unwrap(), out, "idempotent");
+
+        // To the runc shim and back: each kind's keys only.
+        let runc = configure(p, &out, "isola", bin, root).unwrap();
+        let h = settings(&runc, "isola");
+        assert_eq!(h["runtime_type"].as_str(), Some("io.containerd.runc.v2"));
+        assert!(h.get("runtime_path").is_none(), "{runc}");
+        assert_eq!(h["options"]["BinaryName"].as_str(), Some("/usr/local/bin/isola"));
+        let back = isola_node::install::configure_shim(p, &runc, "isola", Shim::Isola, shim, root).unwrap();
+        assert_eq!(settings(&back, "isola"), settings(&out, "isola"));
+    }
+}
+
+/// containerd loads the shim handler (`runtime_path` is a CRI runtime key since 1.6).
+#[test]
+fn containerd_accepts_the_shim_handler() {
+    let shim = PathBuf::from("/usr/local/bin/containerd-shim-isola-v1");
+    let Some(dump) = containerd_dump_after(|o| InstallOptions { shim: Shim::Isola, binary: shim, ..o }) else { return };
+    let h = handler_settings(&dump, "isola");
+    assert_eq!(h["runtime_type"].as_str(), Some("io.containerd.isola.v1"));
+    assert_eq!(h["runtime_path"].as_str(), Some("/usr/local/bin/containerd-shim-isola-v1"), "containerd 1.6 keeps runtime_path");
 }

@@ -25,6 +25,8 @@ pub struct CreateArgs {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: i32,
+    /// The init's stdio when it is not this process's own (a shim's fifos).
+    pub stdio: Option<std::sync::Arc<crate::Stdio>>,
 }
 
 impl Runtime {
@@ -193,6 +195,7 @@ impl Runtime {
             preserve_fds: args.preserve_fds,
             systemd: self.systemd_cgroup,
             detach,
+            stdio: args.stdio.as_deref(),
         };
         // Held from here until the init starts its workload (see isola_linux::setup_lock).
         let _setup = SetupLock::take(dir).step(id, "create container")?;

@@ -39,6 +39,8 @@ pub struct ExecArgs {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: i32,
     pub detach: bool,
+    /// The process's stdio when it is not this process's own (a shim's fifos).
+    pub stdio: Option<std::sync::Arc<crate::Stdio>>,
 }
 
 impl Runtime {
@@ -101,6 +103,7 @@ impl Runtime {
             detach: args.detach,
             sub_cgroup: args.cgroup.clone(),
             ignore_paused: args.ignore_paused,
+            stdio: args.stdio.as_deref(),
         };
         let seccomp_file = dir.join(crate::create::SECCOMP_FILE);
         let filter = if seccomp_file.exists() {

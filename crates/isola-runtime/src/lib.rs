@@ -16,6 +16,9 @@ pub use create::CreateArgs;
 pub use error::RuntimeError;
 pub use exec::ExecArgs;
 pub use features::features;
+/// The standard streams handed to a container's process by a caller that is not its parent's
+/// terminal (a shim): see [`CreateArgs::stdio`].
+pub use isola_linux::container::Stdio;
 pub use state::OciState;
 /// The background compile of a tiered wasm start: a binary built on this runtime must call
 /// `run_background_compile` when its `argv[1]` is `BACKGROUND_COMPILE_ARG` (the runtime
