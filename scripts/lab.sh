@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "lab: run as root (namespaces, cgroups)"; exit 1; }
 ./scripts/setup.sh
 ./scripts/peers.sh
-cargo build --release --locked -p isola-lab -p isola-cli -p isola-e2e
+cargo build --release --locked -p isola-lab -p isola-cli -p isola-e2e -p isola-shim
 exec target/release/isola-lab all --isola target/release/isola "$@"

@@ -36,5 +36,5 @@ if ! /usr/local/bin/wasmtime --version 2>/dev/null | grep -q "^wasmtime 49\."; t
   install -m 0755 "$dir/wasmtime" /usr/local/bin/wasmtime
   echo "setup: installed $(/usr/local/bin/wasmtime --version)"
 fi
-cargo build --release --locked -p isola-cli
-echo "setup: built target/release/isola"
+cargo build --release --locked -p isola-cli -p isola-shim
+echo "setup: built target/release/isola and its containerd shim"

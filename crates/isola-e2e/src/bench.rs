@@ -36,7 +36,8 @@ pub fn targets(h: &Harness) -> Vec<Target> {
 }
 
 /// isola running the wasm build, runc running the native build (the baseline), and isola running
-/// the native build as a plain Linux container.
+/// the native build as a plain Linux container: through containerd's runc shim (`isola-*`) and
+/// through isola's own shim (`isola-shim-*`).
 pub const TARGETS: &[Target] = &[
     Target {
         name: "isola-wasm",
@@ -53,6 +54,18 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "isola-container",
         handler: "isola",
+        image: HELLO_NATIVE,
+        wasm: false,
+    },
+    Target {
+        name: "isola-shim-wasm",
+        handler: crate::harness::SHIM_HANDLER,
+        image: HELLO_WASM,
+        wasm: true,
+    },
+    Target {
+        name: "isola-shim-container",
+        handler: crate::harness::SHIM_HANDLER,
         image: HELLO_NATIVE,
         wasm: false,
     },

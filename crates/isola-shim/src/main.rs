@@ -13,6 +13,10 @@ fn main() {
     if std::env::args_os().nth(1).is_some_and(|a| a == isola_runtime::BACKGROUND_COMPILE_ARG) {
         isola_runtime::run_background_compile();
     }
+    // One malloc arena: the task service's threads would each grow their own, and a shim lives
+    // as long as its pod (see `service::release_free_memory`).
+    // SAFETY: mallopt before any other thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     let config = containerd_shim::Config {
         // The shim reaps only the processes it started (see reaper.rs): a reaper that waits for
         // any child would steal the runtime's own children (libcontainer's intermediate

@@ -192,6 +192,23 @@ fn main() -> Result<()> {
             total(0) / total(i)
         );
     }
+    let at = |name: &str| targets.iter().position(|t| t.name == name);
+    if let (Some(shim), Some(runc)) = (at("isola-shim-wasm"), at("runc")) {
+        println!(
+            "pod-start ratio isola-shim-wasm/runc: {:.2} (target of issue 14: <= 0.50)",
+            total(shim) / total(runc)
+        );
+        if !memory.is_empty() {
+            let (s, r) = (&memory[shim], &memory[runc]);
+            println!(
+                "per-pod memory isola-shim-wasm/runc: {:.2} (target of issue 14: <= 0.33); {} idle isola-shim-wasm pods: {:.0} MiB of host memory, {:.0} MiB PSS",
+                s.pss_kib_per_pod / r.pss_kib_per_pod,
+                s.pods,
+                s.host_delta_kib_per_pod * s.pods as f64 / 1024.0,
+                s.pss_kib_per_pod * s.pods as f64 / 1024.0,
+            );
+        }
+    }
     println!(
         "reproduce: cargo run --release -p isola-e2e --bin isola-cri-bench -- --isola {} --runs {} --pods {}",
         args.isola.display(),
