@@ -92,7 +92,7 @@ fn every_deploy_document_parses_strictly_into_its_kubernetes_type() {
     let count = |f: fn(&Object) -> bool| docs.iter().filter(|(_, o)| f(o)).count();
     assert!(count(|o| matches!(o, Object::Pod(_))) >= 4, "the four example pods");
     assert_eq!(count(|o| matches!(o, Object::DaemonSet(_))), 1);
-    assert_eq!(count(|o| matches!(o, Object::RuntimeClass(_))), 1);
+    assert_eq!(count(|o| matches!(o, Object::RuntimeClass(_))), 2, "isola and isola-shim");
 }
 
 #[test]
@@ -106,12 +106,15 @@ fn strictness_catches_a_misspelled_field() {
 #[test]
 fn runtimeclass_and_installer_fit_together() {
     let docs = all_documents();
-    let rc = docs.iter().find_map(|(_, o)| if let Object::RuntimeClass(r) = o { Some(r) } else { None }).unwrap();
-    assert_eq!(rc.handler, isola_node::install::DEFAULT_HANDLER);
-    assert_eq!(rc.metadata.name.as_deref(), Some("isola"));
-    let selector = rc.scheduling.as_ref().and_then(|s| s.node_selector.as_ref()).unwrap();
-    assert_eq!(selector.get("isola.dev/installed").map(String::as_str), Some("true"));
-    assert!(rc.overhead.as_ref().and_then(|o| o.pod_fixed.as_ref()).is_some_and(|p| p.contains_key("memory")));
+    let classes: Vec<_> = docs.iter().filter_map(|(_, o)| if let Object::RuntimeClass(r) = o { Some(r) } else { None }).collect();
+    let handlers: Vec<&str> = classes.iter().map(|rc| rc.handler.as_str()).collect();
+    assert_eq!(handlers, [isola_node::install::DEFAULT_HANDLER, "isola-shim"]);
+    for rc in classes {
+        assert_eq!(rc.metadata.name.as_deref(), Some(rc.handler.as_str()));
+        let selector = rc.scheduling.as_ref().and_then(|s| s.node_selector.as_ref()).unwrap();
+        assert_eq!(selector.get("isola.dev/installed").map(String::as_str), Some("true"));
+        assert!(rc.overhead.as_ref().and_then(|o| o.pod_fixed.as_ref()).is_some_and(|p| p.contains_key("memory")));
+    }
 
     let ds = docs.iter().find_map(|(_, o)| if let Object::DaemonSet(d) = o { Some(d) } else { None }).unwrap();
     assert_eq!(ds.metadata.namespace.as_deref(), Some("isola-system"));
@@ -132,6 +135,7 @@ fn installer_script_is_valid_shell_and_uses_host_paths() {
     assert!(out.status.success(), "sh -n: {}", String::from_utf8_lossy(&out.stderr));
     // containerd reads BinaryName and Root on the host, so the script passes host paths.
     assert!(script.contains("--binary /usr/local/bin/isola --runtime-root /run/isola"));
+    assert!(script.contains("--shim --handler isola-shim --binary /usr/local/bin/containerd-shim-isola-v1 --runtime-root /run/isola"));
     assert!(script.contains("nsenter -t 1 -m -u -i -n -p -- systemctl restart containerd"));
     assert!(script.contains("isola.dev/installed"));
 }
