@@ -72,9 +72,30 @@ fn exit_on_termination_signals() {
     }
 }
 
+/// Closes every descriptor above stdio: close_range(2), or one close(2) each up to the
+/// descriptor limit where the container's seccomp profile or the kernel refuses close_range.
+fn close_inherited_descriptors() {
+    // SAFETY: closing descriptors this process owns and no longer uses.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == 0 {
+            return;
+        }
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 { limit.rlim_cur.min(1 << 20) as i32 } else { 1024 };
+        for fd in 3..max {
+            libc::close(fd);
+        }
+    }
+}
+
 impl Executor for WasmExecutor {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
         exit_on_termination_signals();
+        // The guest's host process never execs, so close-on-exec closes nothing here: whatever
+        // the runtime's caller held stays open unless closed now (under isola's shim, its
+        // sockets to containerd; a pod whose shim died would keep containerd from seeing it).
+        // stdio stays; the guest's preopens are opened below.
+        close_inherited_descriptors();
         let guest = guest_of(spec).map_err(ExecutorError::Other)?;
         let prepared = self
             .sandbox
