@@ -194,7 +194,8 @@ impl Containerd {
     /// `shim_dirs` go first on its PATH: containerd 1.6 finds a shim `containerd-shim-NAME-v1`
     /// only there (1.7 and later also take a handler's `runtime_path`).
     pub fn start(layout: &Layout, shim_dirs: &[&Path]) -> Result<Self> {
-        let log = std::fs::File::create(&layout.log)?;
+        // Appended to: a restarted containerd (see Harness::restart_containerd) keeps the first log.
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&layout.log)?;
         let mut cmd = Command::new("containerd");
         let mut dirs: Vec<&Path> = shim_dirs.to_vec();
         dirs.extend(layout.runwasi_shim.as_deref().and_then(Path::parent));

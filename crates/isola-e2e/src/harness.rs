@@ -82,7 +82,7 @@ pub struct Harness {
     pub isola: PathBuf,
     pub rt: tokio::runtime::Runtime,
     pub cri: Option<Cri>,
-    containerd: Option<Containerd>,
+    containerd: Mutex<Option<Containerd>>,
     /// (containerd namespace, shim grouping id) of everything started, to find shim sockets.
     shim_ids: Mutex<Vec<(String, String)>>,
     torn_down: bool,
@@ -113,7 +113,7 @@ impl Harness {
             isola: isola.to_path_buf(),
             rt,
             cri: None,
-            containerd: None,
+            containerd: Mutex::new(None),
             shim_ids: Mutex::new(Vec::new()),
             torn_down: false,
         };
@@ -136,7 +136,7 @@ impl Harness {
         self.install_isola_handler()?;
         // isola's shim is found beside isola (see `isola_binary`).
         let isola_dir = self.isola.parent().unwrap_or(Path::new("/")).to_path_buf();
-        self.containerd = Some(Containerd::start(&self.layout, &[&isola_dir])?);
+        *self.containerd.lock().unwrap() = Some(Containerd::start(&self.layout, &[&isola_dir])?);
         for tar in &tars {
             images::import(&self.layout.socket, K8S_NAMESPACE, tar)?;
         }
@@ -236,7 +236,21 @@ impl Harness {
     }
 
     pub fn containerd_pid(&self) -> Option<u32> {
-        self.containerd.as_ref().and_then(|c| c.pid())
+        self.containerd.lock().unwrap().as_ref().and_then(|c| c.pid())
+    }
+
+    /// Stops containerd (SIGTERM; shims keep running), runs `while_down`, and starts it again
+    /// with the same config and state, as a node's `systemctl restart containerd` does. The CRI
+    /// client reconnects on its next call.
+    pub fn restart_containerd(&self, while_down: impl FnOnce() -> Result<()>) -> Result<()> {
+        let mut guard = self.containerd.lock().unwrap();
+        if let Some(mut c) = guard.take() {
+            c.stop(Duration::from_secs(10));
+        }
+        let down = while_down();
+        let isola_dir = self.isola.parent().unwrap_or(Path::new("/")).to_path_buf();
+        *guard = Some(Containerd::start(&self.layout, &[&isola_dir])?);
+        down
     }
 
     /// Tears everything down and returns what is still left (empty when clean). Idempotent.
@@ -244,7 +258,7 @@ impl Harness {
         if !self.torn_down {
             self.torn_down = true;
             self.remove_workloads();
-            if let Some(mut c) = self.containerd.take() {
+            if let Some(mut c) = self.containerd.lock().unwrap().take() {
                 c.stop(Duration::from_secs(5));
             }
             if let Some(cri) = self.cri.take() {
@@ -275,7 +289,7 @@ impl Harness {
                 self.track(K8S_NAMESPACE, &id);
             }
         }
-        if self.containerd.is_some() {
+        if self.containerd.lock().unwrap().is_some() {
             let ctr = |args: &[&str]| {
                 Command::new("ctr")
                     .arg("-a")

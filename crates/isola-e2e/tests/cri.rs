@@ -510,6 +510,48 @@ async fn a_killed_shim_is_cleaned_up_by_containerd(h: &Harness, handler: &str) -
     cri.stop_and_remove_pod(&pod.id).await
 }
 
+/// isola's shim outlives a containerd restart: a workload that exits while containerd is down
+/// is reported exited (137) once containerd is back and has reconnected to the shim, and a
+/// container stopped afterwards reaches EXITED at once (the shim's exit events reach the new
+/// containerd).
+async fn the_shim_survives_a_containerd_restart(h: &Harness, handler: &str) -> Result<()> {
+    let cri = h.cri();
+    let pod = cri.run_pod(&pod(h, handler, "restart", true)).await?;
+    let mut ids = Vec::new();
+    for (name, image) in [("native", SLEEPER_NATIVE), ("wasm", SLEEPER_WASM)] {
+        let id = cri.create_container(&pod, &container(name, image, true)).await?;
+        cri.start_container(&id).await?;
+        cri.wait_state(&id, ContainerState::ContainerRunning, isola_e2e::scaled(Duration::from_secs(20))).await?;
+        ids.push(id);
+    }
+    let native = state_pid(h, &ids[0])?;
+    let shim = parent_named(native, "containerd-shim-isola-v1").context("the pod's shim")?;
+    h.restart_containerd(|| {
+        // SAFETY: kill(2) of the workload's pid.
+        ensure!(unsafe { libc::kill(native as i32, libc::SIGKILL) } == 0, "kill {native}");
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(())
+    })?;
+    ensure!(isola_e2e::teardown::process_alive(shim), "the shim died with containerd");
+    // The CRI answers "not initialized" until containerd has recovered its tasks.
+    let ready_by = Instant::now() + isola_e2e::scaled(Duration::from_secs(20));
+    while let Err(e) = cri.list_containers().await {
+        ensure!(Instant::now() < ready_by, "the CRI is not back after the restart: {e:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let st = cri.wait_exited(&ids[0], isola_e2e::scaled(Duration::from_secs(20))).await?;
+    ensure!(st.exit_code == 137, "the workload killed while containerd was down: exit {} ({})", st.exit_code, st.reason);
+    let t = Instant::now();
+    cri.stop_container(&ids[1], 2).await?;
+    let st = cri.status(&ids[1]).await?;
+    ensure!(st.state == ContainerState::ContainerExited as i32, "after StopContainer: {st:?}");
+    eprintln!("    after the restart: exit 137 reported; StopContainer took {:?}", t.elapsed());
+    for id in &ids {
+        cri.remove_container(id).await?;
+    }
+    cri.stop_and_remove_pod(&pod.id).await
+}
+
 /// The nearest ancestor of `pid` whose command is `name`.
 fn parent_named(mut pid: u32, name: &str) -> Option<u32> {
     for _ in 0..16 {
@@ -572,6 +614,7 @@ fn cri_end_to_end() {
     let shim_cases: Vec<(&str, Case)> = vec![
         ("shim_memory_is_flat_over_200_container_lifecycles", |h, x| Box::pin(shim_memory_is_flat_over_200_container_lifecycles(h, x))),
         ("a_killed_shim_is_cleaned_up_by_containerd", |h, x| Box::pin(a_killed_shim_is_cleaned_up_by_containerd(h, x))),
+        ("the_shim_survives_a_containerd_restart", |h, x| Box::pin(the_shim_survives_a_containerd_restart(h, x))),
     ];
     let mut failures = Vec::new();
     let mut report = |name: &str, t: Instant, r: std::thread::Result<Result<()>>| match r {

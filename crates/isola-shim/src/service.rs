@@ -80,7 +80,7 @@ impl Shim for Service {
     fn create_task_service(&self, publisher: RemotePublisher) -> Tasks {
         Tasks {
             namespace: self.namespace.clone(),
-            publisher: Arc::new(publisher),
+            publisher: Arc::new(Mutex::new(publisher)),
             exit: self.exit.clone(),
             containers: Mutex::default(),
             lifecycle: Mutex::default(),
@@ -134,7 +134,8 @@ struct Container {
 
 pub struct Tasks {
     namespace: String,
-    publisher: Arc<RemotePublisher>,
+    /// Events to containerd; reconnected when containerd has restarted.
+    publisher: Arc<Mutex<RemotePublisher>>,
     exit: Arc<ExitSignal>,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     /// One create/start/exec/delete at a time: each forks from this multi-threaded process.
@@ -152,7 +153,7 @@ impl Tasks {
         c.execs.lock().unwrap().get(exec_id).cloned().ok_or_else(|| Error::NotFoundError(format!("exec {exec_id} of container {id} not found")))
     }
 
-    fn publish(&self, event: impl Event + 'static) {
+    fn publish(&self, event: impl Event + Clone + 'static) {
         publish(&self.publisher, &self.namespace, event);
     }
 
@@ -382,10 +383,18 @@ fn state_response(req: &StateRequest, c: &Container, p: &Process, status: Status
     }
 }
 
-fn publish(publisher: &RemotePublisher, namespace: &str, event: impl Event + 'static) {
+fn publish(publisher: &Mutex<RemotePublisher>, namespace: &str, event: impl Event + Clone + 'static) {
     let topic = event.topic();
-    if let Err(e) = publisher.publish(Default::default(), &topic, namespace, Box::new(event)) {
-        log::error!("publishing {topic}: {e}");
+    let mut p = publisher.lock().unwrap();
+    if p.publish(Default::default(), &topic, namespace, Box::new(event.clone())).is_ok() {
+        return;
+    }
+    // containerd restarted (its socket is a new one) or is down: connect again, once. An event
+    // lost while containerd is down is recovered by containerd itself, from the task's state.
+    let address = std::env::var("TTRPC_ADDRESS").unwrap_or_default();
+    match RemotePublisher::new(&address).map(|fresh| *p = fresh).and_then(|()| p.publish(Default::default(), &topic, namespace, Box::new(event))) {
+        Ok(()) => log::info!("reconnected to containerd at {address} to publish {topic}"),
+        Err(e) => log::error!("publishing {topic}: {e}"),
     }
 }
 
