@@ -279,6 +279,22 @@ impl Cri {
         Ok(())
     }
 
+    /// ContainerStats (what `kubectl top` and the kubelet's eviction read): (CPU time in ns,
+    /// memory working set in bytes).
+    pub async fn container_stats(&self, id: &str) -> Result<(u64, u64)> {
+        let r = self
+            .rt
+            .clone()
+            .container_stats(cri::ContainerStatsRequest { container_id: id.into() })
+            .await
+            .with_context(|| format!("ContainerStats {id}"))?
+            .into_inner();
+        let stats = r.stats.with_context(|| format!("ContainerStats {id}: no stats"))?;
+        let cpu = stats.cpu.and_then(|c| c.usage_core_nano_seconds).map(|v| v.value).unwrap_or(0);
+        let mem = stats.memory.and_then(|m| m.working_set_bytes).map(|v| v.value).unwrap_or(0);
+        Ok((cpu, mem))
+    }
+
     /// ExecSync (`kubectl exec` without a terminal): (exit code, stdout, stderr).
     pub async fn exec_sync(&self, id: &str, cmd: &[&str], timeout_s: i64) -> Result<(i32, String, String)> {
         let r = self

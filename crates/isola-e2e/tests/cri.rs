@@ -299,6 +299,9 @@ async fn update_ps_pause_resume_of_a_running_container(h: &Harness, handler: &st
     cri.update_memory_limit(&id, 96 * MIB).await?;
     ensure!(read(&limit_file) == (96 * MIB).to_string(), "memory limit after UpdateContainerResources: {}", read(&limit_file));
 
+    let (cpu_ns, working_set) = cri.container_stats(&id).await?;
+    ensure!(cpu_ns > 0 && working_set > 0, "ContainerStats: cpu {cpu_ns} ns, working set {working_set} bytes");
+
     let ps = ctr(h, &["task", "ps", &id])?;
     ensure!(ps.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string())), "ctr task ps lists no pid {pid}: {ps:?}");
 
@@ -316,7 +319,7 @@ async fn update_ps_pause_resume_of_a_running_container(h: &Harness, handler: &st
     ensure!(!frozen()?, "the cgroup is still frozen after ctr task resume");
     cri.wait_state(&id, ContainerState::ContainerRunning, isola_e2e::scaled(Duration::from_secs(5)))
         .await?;
-    eprintln!("    memory limit 64 -> 96 MiB in {}, ps listed pid {pid}, paused and resumed", limit_file.display());
+    eprintln!("    memory limit 64 -> 96 MiB in {}, stats cpu {cpu_ns} ns and {working_set} bytes, ps listed pid {pid}, paused and resumed", limit_file.display());
     cri.stop_and_remove_container(&id, 2).await?;
     cri.stop_and_remove_pod(&pod.id).await
 }

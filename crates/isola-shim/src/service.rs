@@ -398,6 +398,19 @@ fn publish(publisher: &Mutex<RemotePublisher>, namespace: &str, event: impl Even
     }
 }
 
+/// CPU time (ns) of `pid`'s cgroup on cgroup v1, from `cpuacct.usage`: containerd-shim's
+/// collector reads only the cpu controller's `cpu.stat`, which on v1 has no usage (the v2
+/// `usage_usec` it looks for), so `kubectl top` would see 0. None on v2.
+fn cpuacct_usage(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers.split(',').any(|c| c == "cpuacct").then(|| path.trim_start_matches('/').to_string())
+    })?;
+    std::fs::read_to_string(Path::new("/sys/fs/cgroup/cpuacct").join(path).join("cpuacct.usage")).ok()?.trim().parse().ok()
+}
+
 /// Gives the heap's free pages back after a lifecycle call (a create loads and links a wasm
 /// module, then frees it): an idle pod's shim keeps only what it holds.
 fn release_free_memory() {
@@ -505,7 +518,11 @@ impl Task for Tasks {
         // cgroup v1 and v2 alike in containerd's v1 metrics message (what the runc shim of
         // containerd 1.x reports too).
         let cgroup = containerd_shim::cgroup::get_cgroup(pid)?;
-        let stats = convert_to_any(Box::new(containerd_shim::cgroup::collect_metrics(&cgroup)?))?;
+        let mut metrics = containerd_shim::cgroup::collect_metrics(&cgroup)?;
+        if let Some(usage) = cpuacct_usage(pid) {
+            metrics.cpu.mut_or_insert_default().usage.mut_or_insert_default().total = usage;
+        }
+        let stats = convert_to_any(Box::new(metrics))?;
         Ok(StatsResponse { stats: Some(stats).into(), ..Default::default() })
     }
 
