@@ -188,12 +188,17 @@ impl Harness {
         Ok(())
     }
 
+    /// The options file of isola's shim for `handler` (the suite's state root).
+    pub fn shim_options_file(&self, handler: &str) -> PathBuf {
+        self.layout.root.join(format!("{handler}-options.toml"))
+    }
+
     /// containerd 1.6 hands a shim other than runc's none of its handler's options table, only
     /// a `ConfigPath` (1.7 and later pass the table itself): the suite's non-default state root
     /// reaches isola's shim through a file named there.
     fn point_shim_at_its_options(&self, config: &str, handler: &str) -> Result<()> {
         let header = format!("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{handler}.options]\n");
-        let file = self.layout.root.join(format!("{handler}-options.toml"));
+        let file = self.shim_options_file(handler);
         std::fs::write(
             &file,
             format!("Root = \"{}\"\nSystemdCgroup = {}\n", self.layout.isola_root.display(), self.layout.systemd),

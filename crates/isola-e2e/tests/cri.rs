@@ -366,6 +366,34 @@ fn ctr_run_with_isola_binary_runs_wasm(h: &Harness) -> Result<()> {
     Ok(())
 }
 
+/// `ctr run --runtime io.containerd.isola.v1 --rm` (containerd finds isola's shim on its PATH;
+/// the options file gives it the suite's state root): the wasm image prints its lines, and the
+/// container's state is gone after `--rm`.
+fn ctr_run_with_isolas_shim_runs_wasm(h: &Harness) -> Result<()> {
+    let ns = &h.layout.ctr_namespace;
+    isola_e2e::images::import(&h.layout.socket, ns, &h.image_tar(HELLO_WASM))?;
+    let id = "ctr-run-shim";
+    h.track(ns, id);
+    let out = Command::new("ctr")
+        .arg("-a")
+        .arg(&h.layout.socket)
+        .args(["-n", ns, "run", "--rm", "--runtime", "io.containerd.isola.v1", "--runtime-config-path"])
+        .arg(h.shim_options_file(SHIM_HANDLER))
+        .args(["--annotation", "module.wasm.image/variant=compat-smart", HELLO_WASM, id, "/hello.wasm", "from-ctr"])
+        .output()
+        .context("running ctr run")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success() && stdout.contains("isola-e2e hello from wasm") && stdout.contains("arg 1=from-ctr"),
+        "ctr run --runtime io.containerd.isola.v1: {}; stdout {stdout:?}; stderr {:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = h.layout.isola_root.join(ns).join(id);
+    ensure!(!state.exists(), "{} left after ctr run --rm", state.display());
+    Ok(())
+}
+
 /// Starts a pod (pause + wasm app + Linux sidecar) and leaves it running for the teardown.
 async fn leave_a_running_mixed_pod(h: &Harness, handler: &str) -> Result<()> {
     let cri = h.cri();
@@ -649,6 +677,9 @@ fn cri_end_to_end() {
         ctr_run_with_isola_binary_runs_wasm(&h)
     }));
     report("ctr_run_with_isola_binary_runs_wasm", t, r);
+    let t = Instant::now();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctr_run_with_isolas_shim_runs_wasm(&h)));
+    report("ctr_run_with_isolas_shim_runs_wasm", t, r);
 
     // Teardown must cope with what a failing test leaves: a pod whose containers still run.
     let t = Instant::now();
