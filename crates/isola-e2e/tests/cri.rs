@@ -4,7 +4,7 @@
 //! the one #[test] below, in order, each reported on stderr; then the teardown is asserted.
 
 use anyhow::{bail, ensure, Context, Result};
-use isola_e2e::cri::{read_log, wasm_annotations, ContainerSpec, ContainerState, Cri, PodSpec};
+use isola_e2e::cri::{read_log, wasm_annotations, ContainerSpec, ContainerState, Cri, Pod, PodSpec};
 use isola_e2e::harness::*;
 use std::collections::HashMap;
 use std::process::Command;
@@ -394,22 +394,25 @@ fn ctr_run_with_isolas_shim_runs_wasm(h: &Harness) -> Result<()> {
     Ok(())
 }
 
+/// A pod of `handler` with the wasm sleeper (`app`) and the native one (`sidecar`) running, both
+/// under compat-smart: (pod, [app id, sidecar id]).
+async fn pod_with_running_sleepers(h: &Harness, handler: &str, name: &str) -> Result<(Pod, [String; 2])> {
+    let cri = h.cri();
+    let pod = cri.run_pod(&pod(h, handler, name, true)).await?;
+    let mut ids = Vec::new();
+    for (name, image) in [("app", SLEEPER_WASM), ("sidecar", SLEEPER_NATIVE)] {
+        let id = cri.create_container(&pod, &container(name, image, true)).await?;
+        cri.start_container(&id).await?;
+        cri.wait_state(&id, ContainerState::ContainerRunning, isola_e2e::scaled(Duration::from_secs(20))).await?;
+        ids.push(id);
+    }
+    let [app, sidecar] = <[String; 2]>::try_from(ids).expect("two containers");
+    Ok((pod, [app, sidecar]))
+}
+
 /// Starts a pod (pause + wasm app + Linux sidecar) and leaves it running for the teardown.
 async fn leave_a_running_mixed_pod(h: &Harness, handler: &str) -> Result<()> {
-    let cri = h.cri();
-    let pod = cri.run_pod(&pod(h, handler, "left-running", true)).await?;
-    for (name, image) in [("app", SLEEPER_WASM), ("sidecar", SLEEPER_NATIVE)] {
-        let id = cri
-            .create_container(&pod, &container(name, image, true))
-            .await?;
-        cri.start_container(&id).await?;
-        cri.wait_state(
-            &id,
-            ContainerState::ContainerRunning,
-            isola_e2e::scaled(Duration::from_secs(20)),
-        )
-        .await?;
-    }
+    pod_with_running_sleepers(h, handler, "left-running").await?;
     let pids = isola_e2e::teardown::cgroup_pids(&h.layout.cgroup_root);
     ensure!(
         pids.len() >= 3,
@@ -444,13 +447,7 @@ async fn exec_sync_in_a_running_container(h: &Harness, handler: &str) -> Result<
 /// same holds of its Go shim.
 async fn one_shim_per_pod(h: &Harness, handler: &str) -> Result<()> {
     let cri = h.cri();
-    let pod = cri.run_pod(&pod(h, handler, "grouped", true)).await?;
-    let mut ids = Vec::new();
-    for (name, image) in [("app", SLEEPER_WASM), ("sidecar", SLEEPER_NATIVE)] {
-        let id = cri.create_container(&pod, &container(name, image, true)).await?;
-        cri.start_container(&id).await?;
-        ids.push(id);
-    }
+    let (pod, ids) = pod_with_running_sleepers(h, handler, "grouped").await?;
     let shim_name = if handler == SHIM_HANDLER { "containerd-shim-isola-v1" } else { "containerd-shim-runc-v2" };
     let mut parents = std::collections::BTreeSet::new();
     for id in std::iter::once(&pod.id).chain(&ids) {
@@ -505,14 +502,7 @@ async fn shim_memory_is_flat_over_200_container_lifecycles(h: &Harness, handler:
 /// and processes removed; the pod can then be removed the kubelet's way.
 async fn a_killed_shim_is_cleaned_up_by_containerd(h: &Harness, handler: &str) -> Result<()> {
     let cri = h.cri();
-    let pod = cri.run_pod(&pod(h, handler, "shim-killed", true)).await?;
-    let mut ids = Vec::new();
-    for (name, image) in [("app", SLEEPER_WASM), ("sidecar", SLEEPER_NATIVE)] {
-        let id = cri.create_container(&pod, &container(name, image, true)).await?;
-        cri.start_container(&id).await?;
-        cri.wait_state(&id, ContainerState::ContainerRunning, isola_e2e::scaled(Duration::from_secs(20))).await?;
-        ids.push(id);
-    }
+    let (pod, ids) = pod_with_running_sleepers(h, handler, "shim-killed").await?;
     let pids: Vec<u32> = std::iter::once(&pod.id).chain(&ids).map(|id| state_pid(h, id)).collect::<Result<_>>()?;
     let shim = parent_named(pids[0], "containerd-shim-isola-v1").context("the pod's shim")?;
     // SAFETY: kill(2) of a pid we just found.
@@ -547,15 +537,8 @@ async fn a_killed_shim_is_cleaned_up_by_containerd(h: &Harness, handler: &str) -
 /// containerd).
 async fn the_shim_survives_a_containerd_restart(h: &Harness, handler: &str) -> Result<()> {
     let cri = h.cri();
-    let pod = cri.run_pod(&pod(h, handler, "restart", true)).await?;
-    let mut ids = Vec::new();
-    for (name, image) in [("native", SLEEPER_NATIVE), ("wasm", SLEEPER_WASM)] {
-        let id = cri.create_container(&pod, &container(name, image, true)).await?;
-        cri.start_container(&id).await?;
-        cri.wait_state(&id, ContainerState::ContainerRunning, isola_e2e::scaled(Duration::from_secs(20))).await?;
-        ids.push(id);
-    }
-    let native = state_pid(h, &ids[0])?;
+    let (pod, [wasm, native_id]) = pod_with_running_sleepers(h, handler, "restart").await?;
+    let native = state_pid(h, &native_id)?;
     let shim = parent_named(native, "containerd-shim-isola-v1").context("the pod's shim")?;
     h.restart_containerd(|| {
         // SAFETY: kill(2) of the workload's pid.
@@ -570,14 +553,14 @@ async fn the_shim_survives_a_containerd_restart(h: &Harness, handler: &str) -> R
         ensure!(Instant::now() < ready_by, "the CRI is not back after the restart: {e:#}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let st = cri.wait_exited(&ids[0], isola_e2e::scaled(Duration::from_secs(20))).await?;
+    let st = cri.wait_exited(&native_id, isola_e2e::scaled(Duration::from_secs(20))).await?;
     ensure!(st.exit_code == 137, "the workload killed while containerd was down: exit {} ({})", st.exit_code, st.reason);
     let t = Instant::now();
-    cri.stop_container(&ids[1], 2).await?;
-    let st = cri.status(&ids[1]).await?;
+    cri.stop_container(&wasm, 2).await?;
+    let st = cri.status(&wasm).await?;
     ensure!(st.state == ContainerState::ContainerExited as i32, "after StopContainer: {st:?}");
     eprintln!("    after the restart: exit 137 reported; StopContainer took {:?}", t.elapsed());
-    for id in &ids {
+    for id in [&native_id, &wasm] {
         cri.remove_container(id).await?;
     }
     cri.stop_and_remove_pod(&pod.id).await

@@ -338,17 +338,7 @@ impl Tasks {
 
     fn do_state(&self, req: StateRequest) -> Res<StateResponse> {
         let c = self.container(&req.id)?;
-        let (process, status) = if req.exec_id.is_empty() {
-            let status = match (c.init.exit.get(), *c.started.lock().unwrap()) {
-                (Some(_), _) => Status::STOPPED,
-                (None, false) => Status::CREATED,
-                (None, true) => match c.runtime.state(&req.id) {
-                    Ok(s) if s.status == "paused" => Status::PAUSED,
-                    _ => Status::RUNNING,
-                },
-            };
-            (&c.init, status)
-        } else {
+        if !req.exec_id.is_empty() {
             let e = self.exec_of(&c, &req.id, &req.exec_id)?;
             let status = match (e.process.exit.get(), e.process.pid()) {
                 (Some(_), _) => Status::STOPPED,
@@ -356,8 +346,17 @@ impl Tasks {
                 (None, _) => Status::RUNNING,
             };
             return Ok(state_response(&req, &c, &e.process, status));
+        }
+        let status = match (c.init.exit.get(), *c.started.lock().unwrap()) {
+            (Some(_), _) => Status::STOPPED,
+            (None, false) => Status::CREATED,
+            // Only the freezer knows a paused container; ask the runtime only then.
+            (None, true) => match c.runtime.state(&req.id) {
+                Ok(s) if s.status == "paused" => Status::PAUSED,
+                _ => Status::RUNNING,
+            },
         };
-        Ok(state_response(&req, &c, process, status))
+        Ok(state_response(&req, &c, &c.init, status))
     }
 
     fn do_wait(&self, req: WaitRequest) -> Res<WaitResponse> {
