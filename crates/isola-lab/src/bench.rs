@@ -311,7 +311,95 @@ fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let builder = lab.builder()?;
     let art = builder.build_single(&hello_source())?;
-    let warm_cache = lab.work.join("bench-cache/warm");
+    let mut idle = hello_arms(lab, targets, &art, "warm");
+    // The busy arm: the same starts with a CPU-bound neighbour on every core (Cranelift-only
+    // cold starts left out: they measure the compiler, which the idle arm already shows).
+    let mut busy = hello_arms(lab, targets, &art, "warm-busy");
+    busy.retain(|a| a.variant != Some("cold-cranelift"));
+    let pb = Phase::new(((opts.runs + 1) * (idle.len() + busy.len())) as u64, "startup");
+    measure(lab, &mut idle, &art, opts.runs, Duration::from_secs(30), "hello", &pb);
+    {
+        let _neighbours = crate::load::Neighbours::start(crate::load::cores(), Duration::from_secs(1800))?;
+        measure(lab, &mut busy, &art, opts.runs, Duration::from_secs(60), BUSY, &pb);
+    }
+    drop(pb);
+    let mut out: Vec<BenchResult> = idle.iter().map(|a| result_of("hello", a)).collect();
+    out.extend(busy.iter().map(|a| result_of(BUSY, a)));
+    if let Some(isola_wasm) = targets.iter().find(|t| t.kind == Kind::IsolaWasm) {
+        out.push(inprocess_floor(lab, &art, opts.runs));
+        out.extend(startup_by_code_size(lab, isola_wasm, opts)?);
+        out.extend(startup_interpreter(lab, &builder, isola_wasm, targets, opts));
+    }
+    Ok(out)
+}
+
+/// Benchmark name of the interpreter's start (QuickJS-ng running a small script).
+pub const INTERPRETER: &str = "code-quickjs";
+
+/// Where scripts/setup.sh put the QuickJS-ng source: `$ISOLA_SOURCES` (default
+/// /var/cache/isola-sources), from PyPI's quickjs-ng 0.17.0.2 source distribution.
+pub fn quickjs_source() -> Result<PathBuf, String> {
+    let root = std::env::var_os("ISOLA_SOURCES").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/cache/isola-sources"));
+    let dir = root.join("quickjs_ng-0.17.0.2/upstream-quickjs");
+    if dir.join("quickjs.c").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!("no QuickJS-ng source in {} (scripts/setup.sh fetches it from PyPI)", dir.display()))
+    }
+}
+
+/// The realistic large module of the start-up curve: QuickJS-ng built from source with the lab's
+/// clang (about 1 MB of wasm code) running a small script. isola-wasm cold (tiered), cold with
+/// Cranelift only and warm, beside the same interpreter built native under crun and
+/// isola-container, interleaved. Without the source every row says skipped, and why.
+fn startup_interpreter(lab: &Lab, builder: &crate::compile::Builder, isola_wasm: &Target, targets: &[Target], opts: &Options) -> Vec<BenchResult> {
+    let built = quickjs_source().and_then(|dir| {
+        let sources: Vec<PathBuf> = ["quickjs.c", "libregexp.c", "libunicode.c", "dtoa.c"].iter().map(|f| dir.join(f)).collect();
+        let main = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/quickjs-hello.c");
+        let all: Vec<PathBuf> = std::iter::once(main).chain(sources).collect();
+        builder.build("quickjs-hello", &all, &[], &[dir], &[]).map_err(|e| format!("{e:#}"))
+    });
+    let warm_cache = lab.work.join("bench-cache/quickjs");
+    let _ = std::fs::remove_dir_all(&warm_cache);
+    let mut arms = vec![
+        Arm::new(isola_wasm, Some("warm"), Cache::Warm(warm_cache)),
+        Arm::new(isola_wasm, Some("cold"), Cache::Cold(None)),
+        Arm::new(isola_wasm, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))),
+    ];
+    arms.extend(targets.iter().filter(|t| matches!(t.kind, Kind::Crun | Kind::IsolaContainer)).map(|t| Arm::new(t, None, Cache::None)));
+    let art = match built {
+        Ok(art) => art,
+        Err(why) => {
+            for arm in &mut arms {
+                arm.error = Some(format!("skipped: {why}"));
+            }
+            return arms.iter().map(|a| result_of(INTERPRETER, a)).collect();
+        }
+    };
+    let code_bytes = art.wasm.as_ref().ok().and_then(|w| std::fs::read(w).ok()).and_then(|m| crate::genwasm::code_section_bytes(&m));
+    let runs = opts.runs.clamp(1, 5);
+    let pb = Phase::new((arms.len() * (runs + 1)) as u64, "startup: interpreter");
+    measure(lab, &mut arms, &art, runs, Duration::from_secs(120), INTERPRETER, &pb);
+    drop(pb);
+    arms.iter()
+        .map(|a| {
+            let mut r = result_of(INTERPRETER, a);
+            if a.target.kind == Kind::IsolaWasm {
+                r.code_bytes = code_bytes;
+            }
+            r
+        })
+        .collect()
+}
+
+/// Benchmark name of the hello starts measured beside a CPU-bound neighbour on every core.
+pub const BUSY: &str = "hello-busy";
+
+/// The hello arms of every target: isola-wasm warm, cold (tiered) and cold with Cranelift only;
+/// the wasmtime CLI compiling and precompiled; Wasmer without and with its cache; one arm for
+/// the rest. `warm` names the arms' cache directories under the lab's bench cache.
+fn hello_arms(lab: &Lab, targets: &[Target], art: &Artifact, warm: &str) -> Vec<Arm> {
+    let warm_cache = lab.work.join(format!("bench-cache/{warm}"));
     let _ = std::fs::remove_dir_all(&warm_cache);
     let mut arms = Vec::new();
     for t in targets {
@@ -324,7 +412,7 @@ fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
             Kind::Wasmtime => {
                 arms.push(Arm::new(t, Some("cold"), Cache::None));
                 let mut pre = Arm::new(t, Some("precompiled"), Cache::None);
-                match precompile(t, &art, &lab.work.join("bench-cache")) {
+                match precompile(t, art, &lab.work.join("bench-cache")) {
                     Ok(p) => pre.precompiled = Some(p),
                     Err(e) => pre.error = Some(format!("wasmtime compile: {e:#}")),
                 }
@@ -332,22 +420,14 @@ fn startup(lab: &Lab, targets: &[Target], opts: &Options) -> Result<Vec<BenchRes
             }
             Kind::WasmerCranelift | Kind::WasmerLlvm => {
                 arms.push(Arm::new(t, Some("cold"), Cache::None));
-                let cache = lab.work.join(format!("bench-cache/{}", t.name()));
+                let cache = lab.work.join(format!("bench-cache/{warm}-{}", t.name()));
                 let _ = std::fs::remove_dir_all(&cache);
                 arms.push(Arm::new(t, Some("cached"), Cache::Warm(cache)));
             }
             _ => arms.push(Arm::new(t, None, Cache::None)),
         }
     }
-    let pb = Phase::new(((opts.runs + 1) * arms.len()) as u64, "startup");
-    measure(lab, &mut arms, &art, opts.runs, Duration::from_secs(30), "hello", &pb);
-    drop(pb);
-    let mut out: Vec<BenchResult> = arms.iter().map(|a| result_of("hello", a)).collect();
-    if let Some(isola_wasm) = targets.iter().find(|t| t.kind == Kind::IsolaWasm) {
-        out.push(inprocess_floor(lab, &art, opts.runs));
-        out.extend(startup_by_code_size(lab, isola_wasm, opts)?);
-    }
-    Ok(out)
+    arms
 }
 
 /// Code sizes of the start-up curve: generated modules (see `genwasm`) beside the hello.
@@ -383,7 +463,8 @@ fn startup_by_code_size(lab: &Lab, t: &Target, opts: &Options) -> Result<Vec<Ben
         }
         let runs = if bytes > 1 << 20 { opts.runs.clamp(1, 3) } else { opts.runs.clamp(1, 5) };
         measure(lab, &mut arms, &art, runs, Duration::from_secs(300), &name, &pb);
-        out.extend(arms.iter().map(|a| result_of(&name, a)));
+        let code_bytes = art.wasm.as_ref().ok().and_then(|w| std::fs::read(w).ok()).and_then(|m| crate::genwasm::code_section_bytes(&m));
+        out.extend(arms.iter().map(|a| BenchResult { code_bytes, ..result_of(&name, a) }));
     }
     drop(pb);
     Ok(out)

@@ -67,6 +67,40 @@ pub fn module_of_code_size(code_bytes: usize) -> Vec<u8> {
     m
 }
 
+/// Bytes of a module's code section (id 10), or None if `wasm` is not a module whose section
+/// headers can be walked.
+pub fn code_section_bytes(wasm: &[u8]) -> Option<usize> {
+    fn uleb(b: &[u8], i: &mut usize) -> Option<usize> {
+        let (mut v, mut shift) = (0usize, 0);
+        loop {
+            let byte = *b.get(*i)?;
+            *i += 1;
+            v |= ((byte & 0x7f) as usize).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+            shift += 7;
+            if shift > 35 {
+                return None;
+            }
+        }
+    }
+    if wasm.get(..8)? != b"\0asm\x01\0\0\0" {
+        return None;
+    }
+    let mut i = 8;
+    while i < wasm.len() {
+        let id = wasm[i];
+        i += 1;
+        let len = uleb(wasm, &mut i)?;
+        if id == 10 {
+            return Some(len);
+        }
+        i = i.checked_add(len)?;
+    }
+    None
+}
+
 /// `100KB`, `1MB`, `20MB`.
 pub fn size_label(bytes: usize) -> String {
     if bytes >= 1 << 20 {
@@ -81,12 +115,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_that_is_not_a_module_has_no_code_size() {
+        assert_eq!(code_section_bytes(b"hello"), None);
+        assert_eq!(code_section_bytes(b"\0asm\x01\0\0\0"), None);
+        // A section that claims more bytes than the file holds ends the walk.
+        assert_eq!(code_section_bytes(b"\0asm\x01\0\0\0\x01\xff\xff\xff\xff\x0f"), None);
+    }
+
+    #[test]
     fn modules_are_valid_commands_of_the_size_asked() {
         let cfg = isola_wasm::SandboxConfig { compiler: isola_wasm::Compiler::Winch, ..Default::default() };
         let sandbox = isola_wasm::Sandbox::new(&cfg, isola_wasm::ModuleCache::disabled()).unwrap();
         for size in [10 << 10, 100 << 10, 1 << 20] {
             let m = module_of_code_size(size);
             assert!(m.len() >= size * 9 / 10 && m.len() <= size * 11 / 10, "{size}: {}", m.len());
+            let code = code_section_bytes(&m).expect("a code section");
+            assert!(code >= size * 9 / 10 && code < m.len(), "{size}: code {code} of {}", m.len());
             if size <= 100 << 10 {
                 sandbox.load_bytes(std::path::Path::new("generated.wasm"), m).expect("a valid, linkable command");
             }

@@ -9,6 +9,7 @@ mod chart;
 mod compile;
 mod genwasm;
 mod lab;
+mod load;
 mod leak;
 mod machine;
 mod manifest;
@@ -82,6 +83,9 @@ enum Cmd {
         /// Compute kernels to run (default: all of payloads/bench).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Startup: the curve against code size has one generated point (100 KB), as in CI.
+        #[arg(long)]
+        smoke: bool,
         #[arg(long)]
         json: Option<PathBuf>,
         #[arg(long)]
@@ -165,12 +169,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Bench { suite, targets, runs, n, only, json, report } => {
+        Cmd::Bench { suite, targets, runs, n, only, smoke, json, report } => {
             let kinds = match targets {
                 Some(t) => target::parse_list(&t)?,
                 None => suite.default_targets(),
             };
-            let opts = bench::Options { runs: runs.unwrap_or(suite.default_runs()), density_n: n, only, smoke: false };
+            let opts = bench::Options { runs: runs.unwrap_or(suite.default_runs()), density_n: n, only, smoke };
             let r = bench::run(&lab, suite, &kinds, &opts)?;
             print!("{}", report::bench_markdown(&r));
             write_json(json.as_deref(), &r)?;

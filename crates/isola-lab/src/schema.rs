@@ -80,6 +80,9 @@ pub struct BenchResult {
     pub host_delta_kib: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_pss_kib: Option<f64>,
+    /// Startup against code size: bytes of the module's code section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_bytes: Option<usize>,
     /// Compute suite: the kernel's checksum line, and the ratio to native from medians.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
