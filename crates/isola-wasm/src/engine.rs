@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy, WasmFeatures};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, RegallocAlgorithm, Strategy, WasmFeatures};
 
 use crate::error::{one_line, WasmError};
 use crate::SandboxConfig;
@@ -74,6 +74,18 @@ pub(crate) fn engine_config(cfg: &SandboxConfig, allocator: Allocator, backend: 
         Backend::Cranelift => Strategy::Cranelift,
         Backend::Winch => Strategy::Winch,
     });
+
+    // cranelift_opt_level (default speed) and cranelift_regalloc_algorithm (default
+    // backtracking), baseline tier only: Winch compiles the function bodies, but wasmtime
+    // compiles the trampolines between host and guest with Cranelift, one for each function
+    // that escapes (exported or in a table: thousands in an interpreter, whose builtins are
+    // called through function pointers). They took about a third of a Winch compile of
+    // QuickJS-ng. A baseline tier compiles them without optimisation and with the single-pass
+    // register allocator; both are part of the Winch engine's fingerprint.
+    if backend == Backend::Winch {
+        c.cranelift_opt_level(OptLevel::None);
+        c.cranelift_regalloc_algorithm(RegallocAlgorithm::SinglePass);
+    }
 
     // epoch_interruption — default false. ON only when a wall-clock timeout is configured:
     // compiled code then checks an epoch counter at every function entry and loop back-edge, so
