@@ -178,8 +178,12 @@ enum Command {
     },
     /// Print the OCI features this runtime supports.
     Features,
-    /// Compile wasm modules into the node's module cache ahead of time.
+    /// Compile wasm modules into the node's module cache ahead of time, for the engine that a
+    /// container with the given annotations gets (a timeout or a fuel budget changes the code).
     Precompile {
+        /// A container annotation, e.g. io.isola.wasm.timeout-ms=5000 (repeatable).
+        #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+        annotations: Vec<(String, String)>,
         #[arg(required = true)]
         modules: Vec<PathBuf>,
     },
@@ -224,6 +228,14 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// `KEY=VALUE` of `precompile --annotation`.
+fn parse_annotation(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -414,8 +426,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Pause { id } => rt.pause(&id)?,
         Command::Resume { id } => rt.resume(&id)?,
         Command::Update { resources, id } => rt.update(&id, &resources)?,
-        Command::Precompile { modules } => {
-            for (module, compiled) in rt.precompile(&modules)? {
+        Command::Precompile { annotations, modules } => {
+            for (module, compiled) in rt.precompile(&modules, &annotations.into_iter().collect())? {
                 println!("{} {}", if compiled { "compiled" } else { "cached" }, module.display());
             }
         }

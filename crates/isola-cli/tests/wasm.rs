@@ -343,6 +343,52 @@ fn precompile_warms_the_cache_for_the_first_start() {
     assert!(!std::fs::read_to_string(&log).unwrap_or_default().contains("compiled wasm module"), "the first start was a cache hit");
 }
 
+#[test]
+fn precompile_with_a_containers_annotations_warms_that_containers_engine() {
+    let w = World::new("wasm-precompile-ann");
+    let module = wasm_payload("wasm_probe");
+    let timeout = "io.isola.wasm.timeout-ms=60000";
+    let b = w.wasm_bundle("b", &module, &["hello"], |c| {
+        c["annotations"]["io.isola.wasm.timeout-ms"] = serde_json::json!("60000");
+    });
+    // One node policy (and module cache) per case: a first start's background compile may
+    // still be writing into the cache of the case before.
+    let policy_for = |case: &str| {
+        let policy = w.scratch.join(format!("{case}.toml"));
+        std::fs::write(&policy, format!("[wasm]\nmodule-cache = \"{}\"\n", w.scratch.join(format!("cache-{case}")).display())).unwrap();
+        policy
+    };
+    let precompile = |policy: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["--config", policy.to_str().unwrap(), "precompile"];
+        args.extend_from_slice(extra);
+        args.push(module.to_str().unwrap());
+        w.run(&args)
+    };
+    let first_start_compiles = |policy: &std::path::Path, tag: &str| {
+        let log = w.scratch.join(format!("log-{tag}.json"));
+        let out = w.run(&["--config", policy.to_str().unwrap(), "--log", log.to_str().unwrap(), "--log-format", "json", "run", "--bundle", b.to_str().unwrap(), &w.id(tag)]);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+        std::fs::read_to_string(&log).unwrap_or_default().contains("compiled wasm module")
+    };
+    // Negative control: the node's default engine (no epoch checks) does not serve a container
+    // with a timeout, whose first start compiles.
+    let plain = policy_for("plain");
+    let out = precompile(&plain, &[]);
+    assert_eq!(stdout_of(&out), format!("compiled {}\n", module.display()), "{}", stderr_of(&out));
+    assert!(first_start_compiles(&plain, "plain"), "a timeout container started warm from the plain engine's code");
+    // With the same annotation, precompile fills that engine's artifact: the first start hits.
+    let annotated = policy_for("annotated");
+    let out = precompile(&annotated, &["--annotation", timeout]);
+    assert_eq!(stdout_of(&out), format!("compiled {}\n", module.display()), "{}", stderr_of(&out));
+    assert!(!first_start_compiles(&annotated, "annotated"), "the first start compiled although precompile had");
+    // A bad annotation is one clear error naming it.
+    for bad in ["io.isola.wasm.timeout-ms=soon", "no-equals-sign"] {
+        let out = precompile(&annotated, &["--annotation", bad]);
+        assert!(!out.status.success(), "{bad} was accepted");
+        assert!(stderr_of(&out).contains(bad.split('=').next().unwrap()), "{bad}: {}", stderr_of(&out));
+    }
+}
+
 /// Seccomp filters stacked on a process, from /proc/PID/status.
 fn seccomp_filters(pid: i64) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

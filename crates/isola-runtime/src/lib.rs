@@ -56,11 +56,12 @@ impl Runtime {
 }
 
 impl Runtime {
-    /// `precompile`: fills the module cache for modules a node will run (node warm-up), with the
-    /// node's default wasm settings. A container whose annotations change the engine (a fuel
-    /// budget) compiles its own artifact on first start.
-    pub fn precompile(&self, modules: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, RuntimeError> {
-        let (plan, _) = isola_policy::wasm::plan_wasm(&Default::default(), None, &self.node)
+    /// `precompile`: fills the module cache for modules a node will run (node warm-up), for the
+    /// engine a container with `annotations` gets under the node's settings: a wall-clock
+    /// timeout (epoch checks) or a fuel budget changes the generated code, so a container with
+    /// one needs an artifact compiled with the same annotation.
+    pub fn precompile(&self, modules: &[PathBuf], annotations: &std::collections::HashMap<String, String>) -> Result<Vec<(PathBuf, bool)>, RuntimeError> {
+        let (plan, _) = isola_policy::wasm::plan_wasm(annotations, None, &self.node)
             .map_err(|e| RuntimeError::global("precompile", e))?;
         let sandbox = wasm::sandbox(&plan, None).map_err(|e| RuntimeError::global("precompile", e))?;
         modules
