@@ -156,7 +156,7 @@ pub fn cached(profile: &LinuxSeccomp, cache_dir: &Path) -> Result<CompiledFilter
     }
     let filter = compile(profile)?;
     // A cache that cannot be written only costs speed.
-    if let Err(e) = store(cache_dir, &path, &filter) {
+    if let Err(e) = store_durable(cache_dir, &path, &filter, true) {
         tracing::warn!("seccomp cache {}: {e}", cache_dir.display());
     }
     Ok(filter)
@@ -214,8 +214,15 @@ pub fn read_trusted(dir: &Path, path: &Path) -> Option<CompiledFilter> {
     Some(CompiledFilter { bpf: body[4..].to_vec(), flags })
 }
 
-/// Stores a filter atomically in a 0700 directory, sealed with the sha256 of its content.
+/// Stores a filter atomically in a 0700 directory, sealed with the sha256 of its content, for
+/// a container's state dir: no fsync (state does not outlive a reboot; the sealed sha256 still
+/// catches a torn file).
 pub fn store(dir: &Path, path: &Path, filter: &CompiledFilter) -> std::io::Result<()> {
+    store_durable(dir, path, filter, false)
+}
+
+/// As `store`; `durable` syncs the data before the rename (the node-wide cache).
+fn store_durable(dir: &Path, path: &Path, filter: &CompiledFilter, durable: bool) -> std::io::Result<()> {
     secure_dir(dir)?;
     let mut body = filter.flags.to_le_bytes().to_vec();
     body.extend_from_slice(&filter.bpf);
@@ -226,7 +233,9 @@ pub fn store(dir: &Path, path: &Path, filter: &CompiledFilter) -> std::io::Resul
         f.write_all(STORED_MAGIC)?;
         f.write_all(&Sha256::digest(&body))?;
         f.write_all(&body)?;
-        f.sync_data()?;
+        if durable {
+            f.sync_data()?;
+        }
         drop(f);
         fs::rename(&tmp, path)
     })();

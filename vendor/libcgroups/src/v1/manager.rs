@@ -85,9 +85,26 @@ pub enum V1ManagerError {
 impl Manager {
     /// Constructs a new cgroup manager with cgroups_path being relative to the root of the subsystem
     pub fn new(cgroup_path: &Path) -> Result<Self, V1ManagerError> {
+        // isola patch: mountinfo and /proc/self/cgroup are read once for all subsystems
+        // (upstream read both once per subsystem: 20 hardened procfs opens per manager).
+        let mount_points = util::list_subsystem_mount_points();
+        let cgroups: Result<Vec<_>, V1ManagerError> = ProcfsHandle::new()
+            .map_err(V1ManagerError::from)
+            .and_then(|procfs| {
+                Ok(procfs.open(
+                    ProcfsBase::ProcSelf,
+                    "cgroup",
+                    OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
+                )?)
+            })
+            .and_then(|f| Ok(ProcessCGroups::from_read(f)?.into_iter().collect()));
         let mut subsystems = HashMap::new();
         for subsystem in CONTROLLERS {
-            if let Ok(subsystem_path) = Self::get_subsystem_path(cgroup_path, subsystem) {
+            let path = match (&mount_points, &cgroups) {
+                (Ok(m), Ok(c)) => Self::get_subsystem_path(cgroup_path, subsystem, m, c),
+                _ => Err(V1ManagerError::SubsystemDoesNotExist),
+            };
+            if let Ok(subsystem_path) = path {
                 subsystems.insert(*subsystem, subsystem_path);
             } else {
                 tracing::warn!("cgroup {} not supported on this system", subsystem);
@@ -100,18 +117,17 @@ impl Manager {
     fn get_subsystem_path(
         cgroup_path: &Path,
         subsystem: &CtrlType,
+        mount_points: &[PathBuf],
+        cgroups: &[procfs::ProcessCGroup],
     ) -> Result<PathBuf, V1ManagerError> {
         tracing::debug!("Get path for subsystem: {}", subsystem);
-        let mount_point = util::get_subsystem_mount_point(subsystem)?;
+        let mount_point = util::find_subsystem_mount_point(mount_points, subsystem)?;
 
-        let cgroup = ProcessCGroups::from_read(ProcfsHandle::new()?.open(
-            ProcfsBase::ProcSelf,
-            "cgroup",
-            OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-        )?)?
-        .into_iter()
-        .find(|c| c.controllers.contains(&subsystem.to_string()))
-        .ok_or(V1ManagerError::SubsystemDoesNotExist)?;
+        let name = subsystem.to_string();
+        let cgroup = cgroups
+            .iter()
+            .find(|c| c.controllers.contains(&name))
+            .ok_or(V1ManagerError::SubsystemDoesNotExist)?;
 
         let p = if cgroup_path.as_os_str().is_empty() {
             mount_point.join_safely(Path::new(&cgroup.pathname))?
