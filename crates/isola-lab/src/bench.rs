@@ -376,7 +376,7 @@ fn startup_interpreter(lab: &Lab, builder: &crate::compile::Builder, isola_wasm:
             return arms.iter().map(|a| result_of(INTERPRETER, a)).collect();
         }
     };
-    let code_bytes = art.wasm.as_ref().ok().and_then(|w| std::fs::read(w).ok()).and_then(|m| crate::genwasm::code_section_bytes(&m));
+    let code_bytes = code_bytes_of(&art);
     let runs = opts.runs.clamp(1, 5);
     let pb = Phase::new((arms.len() * (runs + 1)) as u64, "startup: interpreter");
     measure(lab, &mut arms, &art, runs, Duration::from_secs(120), INTERPRETER, &pb);
@@ -390,6 +390,12 @@ fn startup_interpreter(lab: &Lab, builder: &crate::compile::Builder, isola_wasm:
             r
         })
         .collect()
+}
+
+/// Bytes of code of an artifact's wasm build, for the curve's `code_bytes`.
+fn code_bytes_of(art: &Artifact) -> Option<usize> {
+    let module = std::fs::read(art.wasm.as_ref().ok()?).ok()?;
+    crate::genwasm::code_section_bytes(&module)
 }
 
 /// Benchmark name of the hello starts measured beside a CPU-bound neighbour on every core.
@@ -463,7 +469,7 @@ fn startup_by_code_size(lab: &Lab, t: &Target, opts: &Options) -> Result<Vec<Ben
         }
         let runs = if bytes > 1 << 20 { opts.runs.clamp(1, 3) } else { opts.runs.clamp(1, 5) };
         measure(lab, &mut arms, &art, runs, Duration::from_secs(300), &name, &pb);
-        let code_bytes = art.wasm.as_ref().ok().and_then(|w| std::fs::read(w).ok()).and_then(|m| crate::genwasm::code_section_bytes(&m));
+        let code_bytes = code_bytes_of(&art);
         out.extend(arms.iter().map(|a| BenchResult { code_bytes, ..result_of(&name, a) }));
     }
     drop(pb);
