@@ -541,7 +541,18 @@ fn bench_html(b: &BenchReport) -> String {
                 Some(Bar { label: x.target.clone(), value: x.median_ms?, range: Some((x.p10_ms?, x.p90_ms?)), key: x.target.clone() })
             }).collect();
             let runc = b.results.iter().find(|x| x.benchmark == "pod-start" && x.target == "runc").and_then(|x| x.median_ms);
+            let memory: Vec<Bar> = b.results.iter().filter(ok).filter(|x| x.benchmark == "pod-memory").filter_map(|x| {
+                Some(Bar { label: x.target.clone(), value: x.pss_kib? / 1024.0, range: None, key: x.target.clone() })
+            }).collect();
+            let pods = b.results.iter().find(|x| x.benchmark == "pod-memory").and_then(|x| x.sandboxes).unwrap_or(0);
+            let runc_memory = b.results.iter().find(|x| x.benchmark == "pod-memory" && x.target == "runc").and_then(|x| x.pss_kib);
             chart::bars("Pod start through containerd's CRI: RunPodSandbox + CreateContainer + StartContainer until exited (median, p10-p90)", "milliseconds", &bars, runc.map(|r| (r, "runc median")))
+                + &chart::bars(
+                    &format!("Per-pod memory, {pods} pods at once: PSS of each pod's shim, runtime and workload"),
+                    "MiB per pod",
+                    &memory,
+                    runc_memory.map(|r| (r / 1024.0, "runc native pod")),
+                )
         }
         _ => String::new(),
     };

@@ -1,5 +1,5 @@
 //! The report opens in a real browser and shows every chart: `isola-lab report DIR` on a small
-//! JSON fixture set (startup, compute, memory, density, attack), then headless Chromium renders
+//! JSON fixture set (startup, compute, memory, density, e2e, attack), then headless Chromium renders
 //! the page to a screenshot (a valid, non-blank PNG of the window size) and dumps its DOM (every
 //! chart's <svg> is there with content). The page must be self-contained: no http(s) src/href.
 //! Skips only when chromium is not installed, and then says so ("SKIPPED: chromium not installed").
@@ -10,8 +10,9 @@ use std::process::Command;
 
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 4000;
-/// Charts the fixture set must produce: startup 1, compute 1, memory 2 (USS, PSS), density 2.
-const CHARTS: usize = 6;
+/// Charts the fixture set must produce: startup 3 (idle, busy, against code size), compute 1,
+/// memory 2 (USS, PSS), density 2, e2e 2 (pod start, per-pod memory).
+const CHARTS: usize = 10;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/report")
@@ -74,7 +75,7 @@ fn report_is_self_contained_and_has_every_chart() {
     }
     assert!(!html.to_ascii_lowercase().contains("@import"), "CSS import in the report");
     assert_eq!(html.matches("<svg").count(), CHARTS, "one <svg> per chart");
-    for needle in ["Startup", "Compute", "Memory", "Density", "Attack matrix", "wasmtime-inprocess", "GEOMEAN isola-wasm"] {
+    for needle in ["Startup", "Compute", "Memory", "Density", "Attack matrix", "wasmtime-inprocess", "GEOMEAN isola-wasm", "busy machine", "code-quickjs (1021 KB of code)", "Per-pod memory"] {
         assert!(html.contains(needle), "report lacks {needle:?}");
     }
 }
