@@ -359,13 +359,7 @@ fn startup_interpreter(lab: &Lab, builder: &crate::compile::Builder, isola_wasm:
         let all: Vec<PathBuf> = std::iter::once(main).chain(sources).collect();
         builder.build("quickjs-hello", &all, &[], &[dir], &[]).map_err(|e| format!("{e:#}"))
     });
-    let warm_cache = lab.work.join("bench-cache/quickjs");
-    let _ = std::fs::remove_dir_all(&warm_cache);
-    let mut arms = vec![
-        Arm::new(isola_wasm, Some("warm"), Cache::Warm(warm_cache)),
-        Arm::new(isola_wasm, Some("cold"), Cache::Cold(None)),
-        Arm::new(isola_wasm, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))),
-    ];
+    let mut arms = isola_wasm_arms(isola_wasm, lab.work.join("bench-cache/quickjs"));
     arms.extend(targets.iter().filter(|t| matches!(t.kind, Kind::Crun | Kind::IsolaContainer)).map(|t| Arm::new(t, None, Cache::None)));
     let art = match built {
         Ok(art) => art,
@@ -398,6 +392,18 @@ fn code_bytes_of(art: &Artifact) -> Option<usize> {
     crate::genwasm::code_section_bytes(&module)
 }
 
+/// isola-wasm's three start arms: `warm` (the cache `warm_cache`, filled with the optimised code
+/// first), `cold` (an empty cache, the node's default compiler: tiered) and `cold-cranelift`
+/// (an empty cache, Cranelift only).
+fn isola_wasm_arms(t: &Target, warm_cache: PathBuf) -> Vec<Arm> {
+    let _ = std::fs::remove_dir_all(&warm_cache);
+    vec![
+        Arm::new(t, Some("warm"), Cache::Warm(warm_cache)),
+        Arm::new(t, Some("cold"), Cache::Cold(None)),
+        Arm::new(t, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))),
+    ]
+}
+
 /// Benchmark name of the hello starts measured beside a CPU-bound neighbour on every core.
 pub const BUSY: &str = "hello-busy";
 
@@ -405,16 +411,10 @@ pub const BUSY: &str = "hello-busy";
 /// the wasmtime CLI compiling and precompiled; Wasmer without and with its cache; one arm for
 /// the rest. `warm` names the arms' cache directories under the lab's bench cache.
 fn hello_arms(lab: &Lab, targets: &[Target], art: &Artifact, warm: &str) -> Vec<Arm> {
-    let warm_cache = lab.work.join(format!("bench-cache/{warm}"));
-    let _ = std::fs::remove_dir_all(&warm_cache);
     let mut arms = Vec::new();
     for t in targets {
         match t.kind {
-            Kind::IsolaWasm => {
-                arms.push(Arm::new(t, Some("warm"), Cache::Warm(warm_cache.clone())));
-                arms.push(Arm::new(t, Some("cold"), Cache::Cold(None)));
-                arms.push(Arm::new(t, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))));
-            }
+            Kind::IsolaWasm => arms.extend(isola_wasm_arms(t, lab.work.join(format!("bench-cache/{warm}")))),
             Kind::Wasmtime => {
                 arms.push(Arm::new(t, Some("cold"), Cache::None));
                 let mut pre = Arm::new(t, Some("precompiled"), Cache::None);
@@ -455,11 +455,9 @@ fn startup_by_code_size(lab: &Lab, t: &Target, opts: &Options) -> Result<Vec<Ben
         let wasm = dir.join(format!("{name}.wasm"));
         std::fs::write(&wasm, crate::genwasm::module_of_code_size(bytes))?;
         let art = Artifact { name: name.clone(), native: Err("a generated wasm module has no native build".into()), wasm: Ok(wasm) };
-        let warm_cache = lab.work.join(format!("bench-cache/{name}"));
-        let _ = std::fs::remove_dir_all(&warm_cache);
-        let mut arms = vec![Arm::new(t, Some("warm"), Cache::Warm(warm_cache)), Arm::new(t, Some("cold"), Cache::Cold(None))];
-        if with_cranelift {
-            arms.push(Arm::new(t, Some("cold-cranelift"), Cache::Cold(Some("cranelift"))));
+        let mut arms = isola_wasm_arms(t, lab.work.join(format!("bench-cache/{name}")));
+        if !with_cranelift {
+            arms.retain(|a| a.variant != Some("cold-cranelift"));
         }
         // Compiling megabytes of small functions takes more than the node's default bound of
         // 512 MiB (the wasmtime CLI's Winch took 330 MiB for 5 MB of code; isola's Winch compile of

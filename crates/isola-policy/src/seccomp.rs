@@ -110,6 +110,15 @@ fn arg(index: usize, op: LinuxSeccompOperator, value: u64, value_two: Option<u64
     b.build().expect("every field of a seccomp argument is set")
 }
 
+/// The built-in profile of a wasm container: the same rules, for x86_64 only. The only program
+/// such a container runs is isola's own x86_64 wasm host, so the 32-bit tables (x86, x32), two
+/// thirds of the compiled filter (965 -> 318 BPF instructions), would only cost load time.
+pub fn wasm_container_profile() -> LinuxSeccomp {
+    let mut profile = default_profile();
+    profile.set_architectures(Some(vec![Arch::ScmpArchX86_64]));
+    profile
+}
+
 /// The built-in profile for Linux containers of untrusted code.
 pub fn default_profile() -> LinuxSeccomp {
     let allow = LinuxSeccompAction::ScmpActAllow;
