@@ -93,8 +93,7 @@ fn annotation_case(case: &str, key: &str, value: &str, words: &[&str]) {
 
 /// A wasm bundle whose module is `bytes`.
 fn module_case(case: &str, bytes: &[u8], words: &[&str]) {
-    let dir = std::env::temp_dir().join(format!("isola-it-modules-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = process_dir("isola-it-modules-");
     let path = dir.join(format!("{case}.wasm"));
     std::fs::write(&path, bytes).unwrap();
     // Removed whatever the outcome (the oversized case writes 300 MiB).

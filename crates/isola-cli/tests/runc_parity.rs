@@ -49,8 +49,7 @@ impl Rt {
     /// Runs a command to its end. Its output goes through files, not pipes: a container's
     /// init inherits the stdio of `create`, and would hold a pipe open after `create` returns.
     fn run(&self, args: &[&str]) -> Output {
-        let dir = std::env::temp_dir().join(format!("isola-parity-out-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = process_dir("isola-parity-out-");
         let n = OUTPUTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (out_path, err_path) = (dir.join(format!("{n}.out")), dir.join(format!("{n}.err")));
         let status = self

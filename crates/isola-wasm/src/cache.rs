@@ -167,10 +167,10 @@ impl ModuleCache {
             let compiled = match limits {
                 None => compile_in_memory(engine, module_path, bytes, kind)?,
                 Some(l) => {
-                    let code = compile::in_child(engine, module_path, bytes, kind, l)?;
+                    let (sealed, _exiting) = compile::in_child(engine, module_path, bytes, kind, l)?;
                     // SAFETY: produced by `Engine::precompile_*` on this engine's configuration
                     // in our own forked child, handed over in a memfd only we hold, sealed.
-                    deserialize(engine, module_path, &code, kind)?
+                    deserialize(engine, module_path, sealed.code(), kind)?
                 }
             };
             return Ok((compiled, CacheOutcome::Compiled));
@@ -188,11 +188,12 @@ impl ModuleCache {
         }
 
         let started = std::time::Instant::now();
-        let serialized = match limits {
-            None => compile::precompile(engine, bytes, kind).map_err(|e| compile_error(module_path, &e))?,
-            Some(l) => compile::in_child(engine, module_path, bytes, kind, l)?,
+        // The child (if any) is reaped at the end of this call: its exit overlaps the store.
+        let (sealed, _exiting) = match limits {
+            None => (Sealed::new(&compile::precompile(engine, bytes, kind).map_err(|e| compile_error(module_path, &e))?), None),
+            Some(l) => compile::in_child(engine, module_path, bytes, kind, l).map(|(s, child)| (s, Some(child)))?,
         };
-        write_atomically(&artifact, &seal(&serialized))?;
+        write_atomically(&artifact, sealed.bytes())?;
         // A background compile of this key that failed is answered by this one.
         let _ = fs::remove_file(failed_marker(&artifact));
         self.evict_over_bound(&artifact);
@@ -204,7 +205,7 @@ impl ModuleCache {
         );
         // `serialized` was produced a moment ago by `precompile_*` on this engine's
         // configuration, in this process or in our own bounded child (through a sealed memfd).
-        let loaded = deserialize(engine, module_path, &serialized, kind)?;
+        let loaded = deserialize(engine, module_path, sealed.code(), kind)?;
         Ok((loaded, CacheOutcome::Compiled))
     }
 
@@ -265,7 +266,7 @@ impl ModuleCache {
         let started = std::time::Instant::now();
         match compile::precompile(engine, bytes, kind) {
             Ok(code) => {
-                write_atomically(&artifact, &seal(&code)).map_err(|e| e.to_string())?;
+                write_atomically(&artifact, Sealed::new(&code).bytes()).map_err(|e| e.to_string())?;
                 let _ = fs::remove_file(&marker);
                 self.evict_over_bound(&artifact);
                 self.record(&format!("compiled {} in {} ms", file_name(&artifact), started.elapsed().as_millis()));
@@ -463,7 +464,8 @@ fn try_load(engine: &Engine, path: &Path, kind: Kind) -> Option<Artifact> {
     // (so nobody else can create, replace or rename entries in it), the artifact is a regular
     // file (O_NOFOLLOW, checked on this fd) owned by the euid and not group/world-writable, and
     // artifacts are only ever created by `write_atomically` from `Engine::precompile_*` output,
-    // so a partially written file is never visible under the final name. The name binds the
+    // so a partially written file is never visible under the final name (one torn by a crash
+    // of the node fails the seal below). The name binds the
     // artifact to sha256(module bytes) and the engine fingerprint.
     let mut file = file;
     // A shared lock while reading: eviction (which takes it exclusively) skips this artifact.
@@ -497,13 +499,41 @@ fn try_load(engine: &Engine, path: &Path, kind: Kind) -> Option<Artifact> {
     }
 }
 
+/// Compiled code with its seal, as the cache stores it; the seal checked when made.
+pub(crate) struct Sealed(Vec<u8>);
+
+impl Sealed {
+    pub(crate) fn new(code: &[u8]) -> Self {
+        Sealed(seal(code))
+    }
+
+    /// `buf` if it carries a matching seal.
+    pub(crate) fn verified(buf: Vec<u8>) -> Option<Self> {
+        unseal(&buf)?;
+        Some(Sealed(buf))
+    }
+
+    /// The compiled code.
+    pub(crate) fn code(&self) -> &[u8] {
+        &self.0[..self.0.len() - SEAL_LEN]
+    }
+
+    /// The code with its seal, for the cache.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Bytes a seal adds: [`SEAL_MAGIC`] and a sha256.
+const SEAL_LEN: usize = 40;
+
 /// Marks the end of a sealed artifact: `code ++ SEAL_MAGIC ++ sha256(code)`.
 const SEAL_MAGIC: &[u8; 8] = b"ISOLASUM";
 
 /// Appends the seal to compiled code.
 pub(crate) fn seal(code: &[u8]) -> Vec<u8> {
     use sha2::{Digest, Sha256};
-    let mut out = Vec::with_capacity(code.len() + 40);
+    let mut out = Vec::with_capacity(code.len() + SEAL_LEN);
     out.extend_from_slice(code);
     out.extend_from_slice(SEAL_MAGIC);
     out.extend_from_slice(&Sha256::digest(code));
@@ -513,7 +543,7 @@ pub(crate) fn seal(code: &[u8]) -> Vec<u8> {
 /// The compiled code of a sealed artifact, if its seal matches.
 pub(crate) fn unseal(buf: &[u8]) -> Option<&[u8]> {
     use sha2::{Digest, Sha256};
-    let n = buf.len().checked_sub(40)?;
+    let n = buf.len().checked_sub(SEAL_LEN)?;
     let (code, trailer) = buf.split_at(n);
     (&trailer[..8] == SEAL_MAGIC && trailer[8..] == Sha256::digest(code)[..]).then_some(code)
 }
@@ -580,7 +610,10 @@ fn failed_marker(artifact: &Path) -> PathBuf {
     artifact.with_extension("failed")
 }
 
-/// temp file in the same directory (O_EXCL, 0600) + write + fsync + rename + fsync(dir).
+/// temp file in the same directory (O_EXCL, 0600) + write + rename. No fsync: the cache is
+/// not a record that must survive a crash, and an artifact torn by one fails its seal, is
+/// discarded and compiled again (the two fsyncs took ~1 ms of every first start, more on a
+/// busy disk).
 fn write_atomically(artifact: &Path, data: &[u8]) -> Result<(), WasmError> {
     let io = |step, source| WasmError::CacheIo {
         path: artifact.to_path_buf(),
@@ -601,13 +634,7 @@ fn write_atomically(artifact: &Path, data: &[u8]) -> Result<(), WasmError> {
             .open(&tmp)
             .map_err(|e| io("create temporary artifact", e))?;
         f.write_all(data).map_err(|e| io("write artifact", e))?;
-        f.sync_all().map_err(|e| io("fsync artifact", e))?;
         fs::rename(&tmp, artifact).map_err(|e| io("rename artifact into place", e))?;
-        if let Some(dir) = artifact.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io("fsync cache directory", e))?;
-        }
         Ok(())
     })();
     if result.is_err() {

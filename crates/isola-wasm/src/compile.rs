@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 
-use crate::cache::{seal, unseal, Kind};
+use crate::cache::{Kind, Sealed};
 use crate::error::{one_line, WasmError};
 use crate::CompileLimits;
 
@@ -24,22 +24,36 @@ pub(crate) fn precompile(engine: &Engine, bytes: &[u8], kind: Kind) -> wasmtime:
     }
 }
 
-/// Exit codes of the compile child.
+/// Exit codes of the compile child, also sent as its one status byte.
 const CHILD_OK: i32 = 0;
 const CHILD_INVALID: i32 = 1;
 const CHILD_IO: i32 = 2;
 
-/// Compiles `bytes` in a child process under `limits` and returns the serialized code.
+/// A compile child that has handed over its result and may still be exiting (unmapping a
+/// copy of the runtime's address space takes about a millisecond). Dropping it reaps it, so
+/// the caller overlaps that exit with its own work (storing, deserializing) and no zombie
+/// outlives the compile.
+pub(crate) struct ExitingChild(libc::pid_t);
+
+impl Drop for ExitingChild {
+    fn drop(&mut self) {
+        let _ = reap(self.0);
+    }
+}
+
+/// Compiles `bytes` in a child process under `limits` and returns the sealed code as soon as
+/// the child has written it, with the child still to be reaped.
 pub(crate) fn in_child(
     engine: &Engine,
     path: &Path,
     bytes: &[u8],
     kind: Kind,
     limits: &CompileLimits,
-) -> Result<Vec<u8>, WasmError> {
+) -> Result<(Sealed, ExitingChild), WasmError> {
     let refused = |cause: String| WasmError::CompileRefused { path: path.to_path_buf(), cause };
     let io = |step: &'static str, e: std::io::Error| refused(format!("{step}: {e}"));
     let mut out = memfd().map_err(|e| io("memfd_create", e))?;
+    let (status_read, status_write) = pipe().map_err(|e| io("pipe", e))?;
     let data_now = vm_data_bytes().map_err(|e| io("reading VmData", e))?;
     let threads = limits.threads.clamp(1, cores());
     let cpu_seconds = limits.timeout.as_secs_f64() * threads as f64;
@@ -51,8 +65,8 @@ pub(crate) fn in_child(
     }
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
-    // SAFETY: the child only compiles, writes to the memfd and `_exit`s; it never returns into
-    // the caller's code.
+    // SAFETY: the child only compiles, writes to the memfd and the status pipe and `_exit`s;
+    // it never returns into the caller's code.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io("fork", std::io::Error::last_os_error()));
@@ -61,6 +75,8 @@ pub(crate) fn in_child(
         // SAFETY: the child's own setup: die with the parent, quiet stdio, bounds; then _exit.
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // Named for what it is in `ps` and profiles (a fork would show as the runtime).
+            libc::prctl(libc::PR_SET_NAME, c"isola-compile".as_ptr());
             // A parent killed before the prctl took effect would never send the signal.
             if libc::getppid() != parent {
                 libc::_exit(CHILD_IO);
@@ -77,11 +93,12 @@ pub(crate) fn in_child(
                 libc::_exit(CHILD_IO);
             }
         }
+        drop(status_read);
         // wasmtime compiles functions in parallel on rayon's global pool, which reads this
         // when it starts (in this child: the runtime never compiles in its own process).
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
         let code = match precompile(engine, bytes, kind) {
-            Ok(code) => match out.write_all(&seal(&code)) {
+            Ok(code) => match out.write_all(Sealed::new(&code).bytes()) {
                 Ok(()) => CHILD_OK,
                 Err(_) => CHILD_IO,
             },
@@ -90,35 +107,113 @@ pub(crate) fn in_child(
                 CHILD_INVALID
             }
         };
+        // The status byte tells the parent the output is complete; it need not wait for the exit.
+        let _ = (&status_write).write_all(&[code as u8]);
         // SAFETY: ends the child without running the parent's destructors or atexit handlers.
         unsafe { libc::_exit(code) }
     }
-    let status = wait_until(pid, limits.timeout).map_err(|e| io("waiting for the compiler", e))?;
+    drop(status_write);
+    let child = ExitingChild(pid);
+    let reported = wait_for_status(pid, &status_read, limits.timeout).map_err(|e| io("waiting for the compiler", e))?;
     let mut written = Vec::new();
     out.rewind().and_then(|_| out.read_to_end(&mut written)).map_err(|e| io("reading the compiled code", e))?;
     let memory_mib = limits.memory >> 20;
-    match status {
-        None => Err(refused(format!(
+    let timed_out = || {
+        refused(format!(
             "compiling took longer than the compile time bound of {} ms (node key wasm.compile-timeout-ms); stopped",
             limits.timeout.as_millis()
-        ))),
-        Some(s) if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == CHILD_OK => match unseal(&written) {
-            Some(code) => {
+        ))
+    };
+    match reported {
+        Reported::TimedOut => {
+            // SAFETY: killing our own child, which has not been reaped yet (`child` reaps it).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            Err(timed_out())
+        }
+        Reported::Status(CHILD_OK) => match Sealed::verified(written) {
+            Some(sealed) => {
                 tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "compiled in a bounded child");
-                Ok(code.to_vec())
+                Ok((sealed, child))
             }
             None => Err(refused("the compiler's output is incomplete".into())),
         },
-        Some(s) if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == CHILD_INVALID => {
-            Err(crate::cache::compile_error_text(path, String::from_utf8_lossy(&written).into_owned()))
+        Reported::Status(CHILD_INVALID) => Err(crate::cache::compile_error_text(path, String::from_utf8_lossy(&written).into_owned())),
+        Reported::Status(other) => Err(refused(format!("the compiler exited with status {other}"))),
+        Reported::Died => {
+            std::mem::forget(child);
+            let s = reap(pid).map_err(|e| io("waiting for the compiler", e))?;
+            Err(match s {
+                s if libc::WIFSIGNALED(s) && matches!(libc::WTERMSIG(s), libc::SIGXCPU | libc::SIGKILL) => refused(format!(
+                    "compiling used more than the compile CPU bound of {cpu_seconds:.0} s (compile-timeout-ms on each of {threads} threads); stopped"
+                )),
+                s => refused(format!(
+                    "the compiler {}, as it does when it needs more than the compile memory bound of {memory_mib} MiB (node key wasm.compile-memory, lowered to the container's memory limit)",
+                    describe(s)
+                )),
+            })
         }
-        Some(s) if libc::WIFSIGNALED(s) && matches!(libc::WTERMSIG(s), libc::SIGXCPU | libc::SIGKILL) => Err(refused(format!(
-            "compiling used more than the compile CPU bound of {cpu_seconds:.0} s (compile-timeout-ms on each of {threads} threads); stopped"
-        ))),
-        Some(s) => Err(refused(format!(
-            "the compiler {}, as it does when it needs more than the compile memory bound of {memory_mib} MiB (node key wasm.compile-memory, lowered to the container's memory limit)",
-            describe(s)
-        ))),
+    }
+}
+
+/// How a compile child ended its work.
+enum Reported {
+    /// It sent its status byte (its output is complete).
+    Status(i32),
+    /// It ended without one (killed at a bound, or crashed).
+    Died,
+    /// The wall-clock bound passed first.
+    TimedOut,
+}
+
+/// Waits until `pid` sends its status byte on `status` or exits, at most `timeout`.
+fn wait_for_status(pid: libc::pid_t, status: &File, timeout: Duration) -> std::io::Result<Reported> {
+    // SAFETY: pidfd_open on our own child; the fd is owned by the File below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        // SAFETY: killing our own unreaped child (the caller's guard reaps it).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        return Err(e);
+    }
+    // SAFETY: a fresh fd from pidfd_open.
+    let pidfd = unsafe { File::from_raw_fd(fd) };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [
+            libc::pollfd { fd: status.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: two pollfds we own.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, left.as_millis().min(i32::MAX as u128) as i32) };
+        if rc == 0 {
+            return Ok(Reported::TimedOut);
+        }
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            // SAFETY: killing our own unreaped child (the caller's guard reaps it).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return Err(e);
+        }
+        // Readable, hung up, or the child exited: a byte is there or never will be (the
+        // child's write end closes when it exits, whoever else forked a copy of it meanwhile
+        // is answered by the pidfd).
+        if fds[0].revents != 0 || fds[1].revents != 0 {
+            let mut byte = [0u8; 1];
+            // SAFETY: a read of at most one byte into a buffer we own, on a non-blocking pipe.
+            let n = unsafe { libc::read(status.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+            if n == 1 {
+                return Ok(Reported::Status(i32::from(byte[0])));
+            }
+            // End of file (no writer left) or nothing to read from a child that has exited:
+            // the byte is written before the exit, so it will never come.
+            if n == 0 || fds[1].revents != 0 {
+                return Ok(Reported::Died);
+            }
+        }
     }
 }
 
@@ -127,39 +222,6 @@ fn describe(status: i32) -> String {
         format!("was killed by signal {}", libc::WTERMSIG(status))
     } else {
         format!("exited with status {}", libc::WEXITSTATUS(status))
-    }
-}
-
-/// Waits for `pid` until `timeout`; past it the child is killed and `None` returned.
-fn wait_until(pid: libc::pid_t, timeout: Duration) -> std::io::Result<Option<i32>> {
-    // SAFETY: pidfd_open on our own child; the fd is owned by the File below.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        reap(pid)?;
-        return Err(e);
-    }
-    // SAFETY: a fresh fd from pidfd_open.
-    let pidfd = unsafe { File::from_raw_fd(fd) };
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one pollfd we own.
-        let rc = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
-        if rc > 0 {
-            return reap(pid).map(Some);
-        }
-        let error = std::io::Error::last_os_error();
-        if rc < 0 && error.kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        // The deadline passed (rc == 0) or poll failed: the child does not outlive this call.
-        // SAFETY: killing our own child, which has not been reaped yet.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        reap(pid)?;
-        return if rc == 0 { Ok(None) } else { Err(error) };
     }
 }
 
@@ -176,6 +238,22 @@ fn reap(pid: libc::pid_t) -> std::io::Result<i32> {
             return Err(e);
         }
     }
+}
+
+/// A pipe (read end, write end), close-on-exec, the read end non-blocking.
+fn pipe() -> std::io::Result<(File, File)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills two fds we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors owned by nobody else.
+    let (read, write) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    // SAFETY: fcntl on a descriptor we own.
+    if unsafe { libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((read, write))
 }
 
 fn memfd() -> std::io::Result<File> {

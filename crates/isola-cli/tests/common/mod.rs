@@ -221,7 +221,15 @@ impl Drop for World {
         for id in self.containers() {
             let _ = self.run(&["delete", "--force", &id]);
         }
-        let _ = std::fs::remove_dir_all(self.root.parent().unwrap());
+        // A background compile started by a test's container may store its artifact in the
+        // world's module cache while the tree is being removed (it waits for the runtime to
+        // exit first): try again for a moment rather than leave the directory behind.
+        for _ in 0..40 {
+            match std::fs::remove_dir_all(self.base()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => std::thread::sleep(std::time::Duration::from_millis(50)),
+                _ => break,
+            }
+        }
     }
 }
 
@@ -365,11 +373,32 @@ pub fn run_with_deadline(mut cmd: Command, deadline: std::time::Duration, scratc
     (out, killed)
 }
 
+/// This test process's own scratch directory `$TMPDIR/<prefix><pid>` (built payloads, command
+/// output). Test binaries have no teardown, so the first call for a prefix removes the
+/// directories of processes that are gone.
+pub fn process_dir(prefix: &str) -> PathBuf {
+    static SWEPT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let tmp = std::env::temp_dir();
+    let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if !swept.iter().any(|p| p == prefix) {
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else { continue };
+            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        swept.push(prefix.to_string());
+    }
+    let dir = tmp.join(format!("{prefix}{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Builds a wasm binary from WebAssembly text with `wat2wasm` (package wabt), cached per
 /// process under `name`. `features` are wat2wasm flags such as `--enable-memory64`.
 pub fn wat(name: &str, text: &str, features: &[&str]) -> PathBuf {
-    let out_dir = std::env::temp_dir().join(format!("isola-it-payloads-{}", std::process::id()));
-    std::fs::create_dir_all(&out_dir).unwrap();
+    let out_dir = process_dir("isola-it-payloads-");
     let out = out_dir.join(format!("{name}.wasm"));
     if !out.exists() {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -440,8 +469,7 @@ pub fn payload(name: &str) -> PathBuf {
 /// Compiles `tests/fixtures/NAME.c` with clang and `flags` into `NAME[.ext]`, once per process.
 fn compile_fixture(name: &str, ext: &str, flags: &[&str], install_hint: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.c"));
-    let out_dir = std::env::temp_dir().join(format!("isola-it-payloads-{}", std::process::id()));
-    std::fs::create_dir_all(&out_dir).unwrap();
+    let out_dir = process_dir("isola-it-payloads-");
     let out = out_dir.join(format!("{name}{ext}"));
     if !out.exists() {
         let tmp = out.with_extension(format!("tmp{}", COUNTER.fetch_add(1, Ordering::SeqCst)));

@@ -6,27 +6,31 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use isola_wasm::{Guest, GuestStdio, ModuleCache, Outcome, Prepared, Sandbox, SandboxConfig};
 
-/// Builds `tests/fixtures/<name>.c` to wasm32-wasi once per test binary; returns its path.
+/// Builds `tests/fixtures/<name>.c` to wasm32-wasi (kept between runs); returns its path.
 pub fn fixture(name: &str) -> PathBuf {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("tempdir for fixtures"));
-    let out = dir.path().join(format!("{name}.wasm"));
+    // Built once into cargo's scratch directory for integration tests (target/tmp) and rebuilt
+    // when the source is newer: nothing is left in /tmp by a test process, which has no teardown.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("isola-wasm-fixtures");
+    std::fs::create_dir_all(&dir).expect("fixture directory");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.c"));
+    let out = dir.join(format!("{name}.wasm"));
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    if !out.exists() {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.c"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&out) < modified(&src) {
+        let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
         let status = Command::new("clang")
             .args(["--target=wasm32-wasi", "-O2"])
             .arg(&src)
             .arg("-o")
-            .arg(&out)
+            .arg(&tmp)
             .status()
             .expect("clang (apt install clang lld wasi-libc libclang-rt-dev-wasm32)");
         assert!(status.success(), "clang failed for {}", src.display());
+        std::fs::rename(&tmp, &out).expect("fixture into place");
     }
     out
 }
