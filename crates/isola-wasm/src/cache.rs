@@ -642,3 +642,26 @@ fn write_atomically(artifact: &Path, data: &[u8]) -> Result<(), WasmError> {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_code_is_handed_over_only_with_its_seal_intact() {
+        let code = b"compiled code".to_vec();
+        let sealed = Sealed::new(&code);
+        assert_eq!(sealed.code(), &code[..]);
+        assert_eq!(unseal(sealed.bytes()), Some(&code[..]));
+        let again = Sealed::verified(sealed.bytes().to_vec()).expect("an intact seal is accepted");
+        assert_eq!(again.code(), &code[..]);
+
+        let mut flipped = sealed.bytes().to_vec();
+        flipped[3] ^= 1;
+        assert!(Sealed::verified(flipped).is_none(), "a changed byte of code fails the seal");
+        let torn = sealed.bytes()[..sealed.bytes().len() - 1].to_vec();
+        assert!(Sealed::verified(torn).is_none(), "a torn write fails the seal");
+        assert!(Sealed::verified(Vec::new()).is_none(), "an empty file fails the seal");
+        assert!(Sealed::verified(code).is_none(), "code without a seal is refused");
+    }
+}
