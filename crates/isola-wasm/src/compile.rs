@@ -94,6 +94,16 @@ pub(crate) fn in_child(
             }
         }
         drop(status_read);
+        // A compile allocates and frees in bursts on every rayon thread: by default glibc
+        // trims a thread's arena as soon as its top is free and serves blocks over 128 KiB
+        // with mmap, so the threads mprotect and mmap in turn under one mmap lock (~10 % of
+        // a Winch compile of 100 KB of code in `perf`). This short-lived process keeps what
+        // it allocated instead (RLIMIT_DATA above still bounds it).
+        // SAFETY: mallopt with glibc's documented parameters, before this process's threads exist.
+        unsafe {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        }
         // wasmtime compiles functions in parallel on rayon's global pool, which reads this
         // when it starts (in this child: the runtime never compiles in its own process).
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
