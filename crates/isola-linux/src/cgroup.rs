@@ -58,7 +58,7 @@ pub fn destroy(cgroup_path: &Path, systemd: bool, id: &str) -> Result<(), LinuxE
         std::thread::sleep(Duration::from_millis(5));
     }
     if !systemd {
-        remove_sub_cgroups(cgroup_path);
+        remove_empty(cgroup_path);
     }
     m.remove().map_err(|e| LinuxError::chain(&e))?;
     if systemd {
@@ -113,12 +113,18 @@ fn pids_in_every_hierarchy(cgroup_path: &Path) -> Vec<i32> {
 
 /// This cgroup path's directory in every mounted hierarchy (v1: one per controller; v2: one).
 fn dirs_in_every_hierarchy(cgroup_path: &Path) -> Vec<std::path::PathBuf> {
+    let mut dirs = candidate_dirs(cgroup_path);
+    dirs.retain(|d| d.is_dir());
+    dirs
+}
+
+/// Where this cgroup path's directory would be in every mounted hierarchy, existing or not.
+fn candidate_dirs(cgroup_path: &Path) -> Vec<std::path::PathBuf> {
     let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
     let mut dirs = vec![Path::new("/sys/fs/cgroup").join(rel)];
     if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
         dirs.extend(hierarchies.flatten().map(|h| h.path().join(rel)));
     }
-    dirs.retain(|d| d.is_dir());
     dirs
 }
 
@@ -138,14 +144,26 @@ fn sub_cgroups(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     walk(dir, 0, out);
 }
 
-/// Removes the sub-cgroups an `exec --cgroup` made, deepest first (their processes are dead).
-pub fn remove_sub_cgroups(cgroup_path: &Path) {
-    for top in dirs_in_every_hierarchy(cgroup_path) {
+/// Removes this cgroup path's directory in every hierarchy where it holds no process, with
+/// the sub-cgroups an `exec --cgroup` made under it (deepest first; their processes are dead).
+/// A directory that still holds a process stays, for the caller to kill and remove. One rmdir
+/// per hierarchy in the usual case (no sub-cgroup): the tree is walked only when that fails.
+pub fn remove_empty(cgroup_path: &Path) {
+    for top in candidate_dirs(cgroup_path) {
+        match std::fs::remove_dir(&top) {
+            Ok(()) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => continue,
+            Err(_) => {}
+        }
         let mut subs = Vec::new();
         sub_cgroups(&top, &mut subs);
+        if subs.is_empty() {
+            continue; // busy with its own processes
+        }
         for d in subs {
             let _ = std::fs::remove_dir(&d);
         }
+        let _ = std::fs::remove_dir(&top);
     }
 }
 

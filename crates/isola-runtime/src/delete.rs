@@ -31,9 +31,10 @@ impl Runtime {
                         format!("container is {}; stop it first or use --force", c.status().to_string().to_lowercase()),
                     ));
                 }
-                // libcontainer removes only the container's own cgroup directory.
+                // libcontainer removes only the container's own cgroup directory (and walks
+                // every hierarchy to do so): the empty ones go here, sub-cgroups included.
                 if !matches!(c.status(), ContainerStatus::Running | ContainerStatus::Paused) && !self.systemd_cgroup {
-                    cgroup::remove_sub_cgroups(&path);
+                    cgroup::remove_empty(&path);
                 }
                 if let Err(e) = c.delete(force) {
                     if !force {
