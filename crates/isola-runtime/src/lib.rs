@@ -23,7 +23,7 @@ pub use state::OciState;
 /// The background compile of a tiered wasm start: a binary built on this runtime must call
 /// `run_background_compile` when its `argv[1]` is `BACKGROUND_COMPILE_ARG` (the runtime
 /// re-executes `/proc/self/exe` that way).
-pub use isola_wasm::{run_background_compile, BACKGROUND_COMPILE_ARG};
+pub use isola_wasm::{reap_finished_background_compiles, run_background_compile, BACKGROUND_COMPILE_ARG};
 
 use std::path::PathBuf;
 

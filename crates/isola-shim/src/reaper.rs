@@ -1,7 +1,8 @@
 //! Exit statuses of the processes the shim started (container inits and execs, its children
 //! once libcontainer's intermediate process is gone: the shim is a child subreaper). Only
 //! watched pids are waited for, on each SIGCHLD: the runtime's own children (libcontainer's
-//! intermediate, the bounded compile) stay for the calls that wait for them.
+//! intermediate, the bounded compile) stay for the calls that wait for them, and the runtime's
+//! background compiles are reaped by the runtime's own list once they end.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, Once};
@@ -109,4 +110,6 @@ fn reap() {
         let (code, ts) = w.exit.set(code);
         (w.on_exit)(code, ts);
     }
+    // The runtime's background compiles (tiered wasm starts) are this process's children too.
+    isola_runtime::reap_finished_background_compiles();
 }

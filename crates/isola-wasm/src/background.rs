@@ -38,9 +38,27 @@ pub(crate) struct Job<'a> {
     pub limits: &'a CompileLimits,
 }
 
+/// Background compiles this process started and has not reaped yet.
+static STARTED: std::sync::Mutex<Vec<libc::pid_t>> = std::sync::Mutex::new(Vec::new());
+
+/// Reaps the background compiles this process started that have ended, without waiting for
+/// the others. A short-lived runtime needs none of this (its children are re-parented when it
+/// exits); a long-lived embedder that reaps only the processes it knows of (isola's shim, one
+/// per pod) calls it on SIGCHLD, or each cold start would leave a zombie until it exits.
+pub fn reap_finished_background_compiles() {
+    let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    started.retain(|&pid| {
+        let mut status = 0;
+        // SAFETY: a non-blocking wait for one child this process started.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        // 0: still running. The pid, or an error (already reaped by someone else): done.
+        rc == 0
+    });
+}
+
 /// Starts `job` as a process running `exe` in a session of its own; the job's description and
 /// module bytes go through a memfd. Returns once the process is started (its result is the
-/// cache's concern).
+/// cache's concern; [`reap_finished_background_compiles`] reaps it).
 pub(crate) fn spawn(exe: &Path, cache_dir: &Path, max_bytes: Option<u64>, job: &Job) -> std::io::Result<()> {
     let mut header = String::from("isola-background-compile v1\n");
     let c = job.cfg;
@@ -115,6 +133,7 @@ pub(crate) fn spawn(exe: &Path, cache_dir: &Path, max_bytes: Option<u64>, job: &
         if rc != 0 {
             return Err(std::io::Error::from_raw_os_error(rc));
         }
+        STARTED.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
     }
     Ok(())
 }
@@ -265,6 +284,46 @@ fn unhex_path(hex: &str) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finished_background_compile_is_reaped_and_a_running_one_is_not() {
+        let dir = std::env::temp_dir().join(format!("isola-bg-reap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = SandboxConfig::default();
+        let limits = CompileLimits { max_module_bytes: 1 << 20, memory: 64 << 20, timeout: Duration::from_secs(5), threads: 1, background_compiler: None };
+        let job = Job { cfg: &cfg, fingerprint: "f", bytes: b"\0asm", kind: Kind::Module, limits: &limits };
+        let pid_of_last = || *STARTED.lock().unwrap().last().unwrap();
+        // Stand-ins for the compiler: one that ends at once, one that runs until killed.
+        spawn(Path::new("/bin/true"), &dir, None, &job).unwrap();
+        let done = pid_of_last();
+        let sleeper = dir.join("sleeper");
+        std::fs::write(&sleeper, "#!/bin/sh\nexec sleep 60\n").unwrap();
+        std::fs::set_permissions(&sleeper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        spawn(&sleeper, &dir, None, &job).unwrap();
+        let running = pid_of_last();
+        let state = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()).map(str::to_string))
+        };
+        // Until reaped, the ended one is a zombie (what the shim was left with).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while state(done).as_deref() != Some("Z") {
+            assert!(std::time::Instant::now() < deadline, "the stand-in did not end: {:?}", state(done));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        reap_finished_background_compiles();
+        assert_eq!(state(done), None, "the ended compile was reaped");
+        assert!(STARTED.lock().unwrap().contains(&running), "a running compile stays listed");
+        assert!(state(running).is_some_and(|s| s != "Z"));
+        unsafe { libc::kill(running, libc::SIGKILL) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while STARTED.lock().unwrap().contains(&running) {
+            assert!(std::time::Instant::now() < deadline, "the killed compile was not reaped");
+            reap_finished_background_compiles();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(state(running), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_path_survives_the_header() {

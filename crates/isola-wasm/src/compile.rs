@@ -128,17 +128,19 @@ pub(crate) fn in_child(
     let mut written = Vec::new();
     out.rewind().and_then(|_| out.read_to_end(&mut written)).map_err(|e| io("reading the compiled code", e))?;
     let memory_mib = limits.memory >> 20;
-    let timed_out = || {
+    let over_memory = |how: String| {
         refused(format!(
-            "compiling took longer than the compile time bound of {} ms (node key wasm.compile-timeout-ms); stopped",
-            limits.timeout.as_millis()
+            "the compiler {how}, as it does when it needs more than the compile memory bound of {memory_mib} MiB (node key wasm.compile-memory, lowered to the container's memory limit)"
         ))
     };
     match reported {
         Reported::TimedOut => {
             // SAFETY: killing our own child, which has not been reaped yet (`child` reaps it).
             unsafe { libc::kill(pid, libc::SIGKILL) };
-            Err(timed_out())
+            Err(refused(format!(
+                "compiling took longer than the compile time bound of {} ms (node key wasm.compile-timeout-ms); stopped",
+                limits.timeout.as_millis()
+            )))
         }
         Reported::Status(CHILD_OK) => match Sealed::verified(written) {
             Some(sealed) => {
@@ -148,7 +150,7 @@ pub(crate) fn in_child(
             None => Err(refused("the compiler's output is incomplete".into())),
         },
         Reported::Status(CHILD_INVALID) => Err(crate::cache::compile_error_text(path, String::from_utf8_lossy(&written).into_owned())),
-        Reported::Status(other) => Err(refused(format!("the compiler exited with status {other}"))),
+        Reported::Status(other) => Err(over_memory(format!("exited with status {other}"))),
         Reported::Died => {
             std::mem::forget(child);
             let s = reap(pid).map_err(|e| io("waiting for the compiler", e))?;
@@ -156,10 +158,7 @@ pub(crate) fn in_child(
                 s if libc::WIFSIGNALED(s) && matches!(libc::WTERMSIG(s), libc::SIGXCPU | libc::SIGKILL) => refused(format!(
                     "compiling used more than the compile CPU bound of {cpu_seconds:.0} s (compile-timeout-ms on each of {threads} threads); stopped"
                 )),
-                s => refused(format!(
-                    "the compiler {}, as it does when it needs more than the compile memory bound of {memory_mib} MiB (node key wasm.compile-memory, lowered to the container's memory limit)",
-                    describe(s)
-                )),
+                s => over_memory(describe(s)),
             })
         }
     }
@@ -208,9 +207,9 @@ fn wait_for_status(pid: libc::pid_t, status: &File, timeout: Duration) -> std::i
             unsafe { libc::kill(pid, libc::SIGKILL) };
             return Err(e);
         }
-        // Readable, hung up, or the child exited: a byte is there or never will be (the
-        // child's write end closes when it exits, whoever else forked a copy of it meanwhile
-        // is answered by the pidfd).
+        // Readable, hung up, or the child exited: a byte is there or never will be. (A copy of
+        // the write end forked into another process meanwhile cannot hide the child's exit:
+        // the pidfd reports it.)
         if fds[0].revents != 0 || fds[1].revents != 0 {
             let mut byte = [0u8; 1];
             // SAFETY: a read of at most one byte into a buffer we own, on a non-blocking pipe.

@@ -73,7 +73,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use background::{run_background_compile, BACKGROUND_COMPILE_ARG};
+pub use background::{reap_finished_background_compiles, run_background_compile, BACKGROUND_COMPILE_ARG};
 pub use cache::{CacheOutcome, ModuleCache};
 pub use clock::{CoarseMonotonicClock, CoarseWallClock};
 pub use engine::Allocator;
