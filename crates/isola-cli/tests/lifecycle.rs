@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -292,5 +293,90 @@ fn an_absolute_entrypoint_runs_without_path_but_a_bare_name_needs_it() {
     let out = w.run(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
     assert!(!out.status.success());
     assert!(stderr_of(&out).contains("execute permission"), "{}", stderr_of(&out));
+    w.assert_no_leftovers(&id);
+}
+
+/// The pty master a container's init (or exec) sends on the console socket, as runc's callers
+/// (containerd's runc shim, podman's conmon) receive it.
+fn receive_pty(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    listener.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + bound_ms(5000);
+    let conn = loop {
+        match listener.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(e) => panic!("no connection on the console socket: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(bound_ms(5000))).unwrap();
+    let mut name = [0u8; 64];
+    let mut iov = libc::iovec { iov_base: name.as_mut_ptr().cast(), iov_len: name.len() };
+    let mut control = [0u64; 8];
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+    assert!(n > 0, "recvmsg on the console socket: {}", std::io::Error::last_os_error());
+    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    assert!(!cmsg.is_null(), "the console socket's message carries no descriptor");
+    assert_eq!(unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) }, (libc::SOL_SOCKET, libc::SCM_RIGHTS));
+    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const i32) };
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+/// Reads a pty master until `want` has been seen, or its other side is gone (EIO).
+fn read_pty_until(master: &std::os::fd::OwnedFd, want: &str) -> String {
+    use std::os::fd::AsRawFd;
+    let deadline = std::time::Instant::now() + bound_ms(10_000);
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(want) && std::time::Instant::now() < deadline {
+        let mut pfd = libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n as usize]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[test]
+fn a_terminal_is_handed_over_on_the_console_socket_for_the_init_and_for_an_exec() {
+    let w = World::new("tty");
+    let id = w.id("tty");
+    let bundle = w.bundle("b", &["sh", "-c", "test -t 0 && test -t 1 && echo init-has-a-tty; read line; echo got:$line; sleep 30"], |c| {
+        c["process"]["terminal"] = true.into();
+    });
+    let socket = w.scratch.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let out = w.run(&["create", "--console-socket", socket.to_str().unwrap(), "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let master = receive_pty(&listener);
+    let out = w.run(&["start", &id]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let seen = read_pty_until(&master, "init-has-a-tty");
+    assert!(seen.contains("init-has-a-tty"), "the init's stdio is the terminal: {seen:?}");
+    std::fs::File::from(master.try_clone().unwrap()).write_all(b"hello\n").unwrap();
+    let seen = read_pty_until(&master, "got:hello");
+    assert!(seen.contains("got:hello"), "input typed on the terminal reaches the init: {seen:?}");
+
+    // `exec -t`: a terminal of its own, on the same socket.
+    let out = w.run(&["exec", "--tty", "--detach", "--console-socket", socket.to_str().unwrap(), &id, "sh", "-c", "test -t 1 && echo exec-has-a-tty"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let exec_master = receive_pty(&listener);
+    let seen = read_pty_until(&exec_master, "exec-has-a-tty");
+    assert!(seen.contains("exec-has-a-tty"), "the exec's stdio is a terminal: {seen:?}");
+
+    assert!(w.run(&["delete", "--force", &id]).status.success());
     w.assert_no_leftovers(&id);
 }

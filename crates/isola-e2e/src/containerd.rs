@@ -1,4 +1,6 @@
-//! A private containerd 1.6 for one test process: config, CNI conflist, start, readiness, stop.
+//! A private containerd for one test process: config, CNI conflist, start, readiness, stop.
+//! containerd 1.6 from Debian by default; any other build (e.g. containerd 2.x, which takes a
+//! version 3 config) by `ISOLA_E2E_CONTAINERD` (see [`containerd_binary`]).
 //! Everything it can be told to put somewhere lives in the suite's temporary folder; what it
 //! cannot (shim sockets in /run/containerd/s, CNI results in /var/lib/cni) `teardown` removes.
 
@@ -36,6 +38,42 @@ pub struct Layout {
     /// The lab's runwasi peer (`containerd-shim-wasmtime-v1`), registered as the `runwasi`
     /// handler when built (see [`runwasi_shim`]).
     pub runwasi_shim: Option<PathBuf>,
+    /// The containerd binary (see [`containerd_binary`]) and its `ctr`.
+    pub containerd: PathBuf,
+    pub ctr: PathBuf,
+    /// The config version that containerd reads: 2 (containerd 1.x) or 3 (containerd 2.x).
+    pub config_version: u32,
+}
+
+/// The containerd the suite runs: `$ISOLA_E2E_CONTAINERD` (a containerd binary, e.g. the
+/// containerd 2.x that `scripts/containerd2.sh` unpacks), else `containerd` on PATH.
+pub fn containerd_binary() -> PathBuf {
+    std::env::var_os("ISOLA_E2E_CONTAINERD").map_or_else(|| PathBuf::from("containerd"), PathBuf::from)
+}
+
+/// The `ctr` that belongs to `containerd`: beside it when it is named by a path, else on PATH.
+pub fn ctr_binary(containerd: &Path) -> PathBuf {
+    match containerd.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && dir.join("ctr").is_file() => dir.join("ctr"),
+        _ => PathBuf::from("ctr"),
+    }
+}
+
+/// The config version `containerd` reads: 3 when `containerd --version` names a release 2 or
+/// later, else 2. A binary that does not run gets 2 (and fails to start with its own error).
+pub fn config_version(containerd: &Path) -> u32 {
+    let out = Command::new(containerd).arg("--version").output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    match release_major(&text) {
+        Some(major) if major >= 2 => 3,
+        _ => 2,
+    }
+}
+
+/// The major release in `containerd --version`'s line: `containerd MODULE VERSION [REVISION]`.
+fn release_major(version_line: &str) -> Option<u32> {
+    let version = version_line.split_whitespace().nth(2)?;
+    version.trim_start_matches('v').split('.').next()?.parse().ok()
 }
 
 /// The runwasi peer's shim: `$ISOLA_RUNWASI_SHIM`, else the build of `scripts/peers.sh` under
@@ -53,6 +91,7 @@ impl Layout {
     /// The layout of the run of process `pid` rooted at `root`.
     pub fn new(root: &Path, pid: u32) -> Self {
         let systemd = std::env::var("ISOLA_E2E_CGROUP_DRIVER").is_ok_and(|v| v == "systemd");
+        let containerd = containerd_binary();
         Self {
             root: root.to_path_buf(),
             config: root.join("config.toml"),
@@ -70,18 +109,37 @@ impl Layout {
             systemd,
             ctr_namespace: format!("isola-e2e-{pid}"),
             runwasi_shim: runwasi_shim(),
+            ctr: ctr_binary(&containerd),
+            config_version: config_version(&containerd),
+            containerd,
         }
+    }
+
+    /// The CRI runtime plugin's table, under which `isola install` adds its handlers.
+    pub fn cri_runtime_plugin(&self) -> &'static str {
+        if self.config_version >= 3 {
+            "'io.containerd.cri.v1.runtime'"
+        } else {
+            "\"io.containerd.grpc.v1.cri\""
+        }
+    }
+
+    /// A `ctr` command for this containerd and `namespace`.
+    pub fn ctr(&self, namespace: &str) -> Command {
+        let mut cmd = Command::new(&self.ctr);
+        cmd.arg("-a").arg(&self.socket).args(["-n", namespace]);
+        cmd
     }
 
     /// The containerd config: private root/state/sockets, CRI with the suite's pause image,
     /// overlayfs, `restrict_oom_score_adj` (no CAP_SYS_RESOURCE here) and a plain `runc` handler.
-    /// The `isola` handler is added afterwards by `isola install`.
+    /// The `isola` handler is added afterwards by `isola install`. Version 2 for containerd 1.x;
+    /// version 3 for 2.x, where the CRI plugin is split into images, runtime and server tables
+    /// (and NRI, on by default there, is turned off: its socket would be the host's).
     pub fn containerd_config(&self, sandbox_image: &str, runc: &Path) -> String {
         let r = self.root.display();
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            r#"version = 2
+        let mut s = format!(
+            r#"version = {version}
 root = "{r}/root"
 state = "{r}/state"
 oom_score = 0
@@ -102,7 +160,39 @@ oom_score = 0
 [plugins]
   [plugins."io.containerd.internal.v1.opt"]
     path = "{r}/opt"
-  [plugins."io.containerd.grpc.v1.cri"]
+"#,
+            version = self.config_version,
+            sock = self.socket.display(),
+        );
+        let cni = self.cni_conf_dir.display();
+        if self.config_version >= 3 {
+            let _ = write!(
+                s,
+                r#"  [plugins.'io.containerd.nri.v1.nri']
+    disable = true
+  [plugins.'io.containerd.grpc.v1.cri']
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+  [plugins.'io.containerd.cri.v1.images']
+    snapshotter = "overlayfs"
+    [plugins.'io.containerd.cri.v1.images'.pinned_images]
+      sandbox = "{sandbox_image}"
+  [plugins.'io.containerd.cri.v1.runtime']
+    restrict_oom_score_adj = true
+    netns_mounts_under_state_dir = true
+    disable_apparmor = true
+    [plugins.'io.containerd.cri.v1.runtime'.cni]
+      bin_dirs = ["/usr/lib/cni"]
+      conf_dir = "{cni}"
+      max_conf_num = 1
+    [plugins.'io.containerd.cri.v1.runtime'.containerd]
+      default_runtime_name = "runc"
+"#
+            );
+        } else {
+            let _ = write!(
+                s,
+                r#"  [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = "{sandbox_image}"
     restrict_oom_score_adj = true
     netns_mounts_under_state_dir = true
@@ -116,25 +206,30 @@ oom_score = 0
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "overlayfs"
       default_runtime_name = "runc"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+"#
+            );
+        }
+        let runtimes = format!("plugins.{}.containerd.runtimes", self.cri_runtime_plugin());
+        let _ = write!(
+            s,
+            r#"      [{runtimes}.runc]
         runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        [{runtimes}.runc.options]
           BinaryName = "{runc}"
           Root = "{runc_root}"
           SystemdCgroup = {systemd}
 "#,
-            sock = self.socket.display(),
-            cni = self.cni_conf_dir.display(),
             runc = runc.display(),
             runc_root = self.runc_root.display(),
             systemd = self.systemd,
         );
         // containerd finds the shim as `containerd-shim-wasmtime-v1` on its PATH (see `start`).
         if self.runwasi_shim.is_some() {
-            s.push_str(
-                r#"      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runwasi]
+            let _ = write!(
+                s,
+                r#"      [{runtimes}.runwasi]
         runtime_type = "io.containerd.wasmtime.v1"
-"#,
+"#
             );
         }
         s
@@ -196,9 +291,11 @@ impl Containerd {
     pub fn start(layout: &Layout, shim_dirs: &[&Path]) -> Result<Self> {
         // Appended to: a restarted containerd (see Harness::restart_containerd) keeps the first log.
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&layout.log)?;
-        let mut cmd = Command::new("containerd");
+        let mut cmd = Command::new(&layout.containerd);
         let mut dirs: Vec<&Path> = shim_dirs.to_vec();
         dirs.extend(layout.runwasi_shim.as_deref().and_then(Path::parent));
+        // A containerd named by path brings its own runc shim (containerd-shim-runc-v2).
+        dirs.extend(layout.containerd.parent().filter(|d| !d.as_os_str().is_empty()));
         if !dirs.is_empty() {
             let mut path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
             for dir in dirs.iter().rev() {
@@ -271,4 +368,18 @@ pub fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_major;
+
+    #[test]
+    fn the_release_is_read_from_containerds_version_line() {
+        assert_eq!(release_major("containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3\n"), Some(1));
+        assert_eq!(release_major("containerd github.com/containerd/containerd/v2 2.1.9+unknown \n"), Some(2));
+        assert_eq!(release_major("containerd containerd.io v2.0.0 207ad711"), Some(2));
+        assert_eq!(release_major("containerd: command not found"), None);
+        assert_eq!(release_major(""), None);
+    }
 }

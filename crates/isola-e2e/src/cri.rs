@@ -44,6 +44,8 @@ pub struct ContainerSpec {
     pub envs: Vec<(String, String)>,
     pub annotations: HashMap<String, String>,
     pub memory_limit: Option<i64>,
+    /// A terminal for the process (`tty: true`, as `kubectl run -t` asks).
+    pub tty: bool,
 }
 
 /// A pod that RunPodSandbox created.
@@ -168,6 +170,7 @@ impl Cri {
                 .collect(),
             annotations: spec.annotations.clone(),
             log_path: format!("{}.log", spec.name),
+            tty: spec.tty,
             linux: Some(cri::LinuxContainerConfig {
                 resources: spec.memory_limit.map(|m| cri::LinuxContainerResources {
                     memory_limit_in_bytes: m,

@@ -138,7 +138,7 @@ impl Harness {
         let isola_dir = self.isola.parent().unwrap_or(Path::new("/")).to_path_buf();
         *self.containerd.lock().unwrap() = Some(Containerd::start(&self.layout, &[&isola_dir])?);
         for tar in &tars {
-            images::import(&self.layout.socket, K8S_NAMESPACE, tar)?;
+            images::import(&self.layout, K8S_NAMESPACE, tar)?;
         }
         let socket = self.layout.socket.clone();
         let cri = self.rt.block_on(async {
@@ -195,14 +195,18 @@ impl Harness {
 
     /// containerd 1.6 hands a shim other than runc's none of its handler's options table, only
     /// a `ConfigPath` (1.7 and later pass the table itself): the suite's non-default state root
-    /// reaches isola's shim through a file named there.
+    /// reaches isola's shim through a file named there. The file is written for every version
+    /// (`ctr run --runtime-config-path` takes it); only a version 2 config names it.
     fn point_shim_at_its_options(&self, config: &str, handler: &str) -> Result<()> {
-        let header = format!("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{handler}.options]\n");
+        let header = format!("[plugins.{}.containerd.runtimes.{handler}.options]\n", self.layout.cri_runtime_plugin());
         let file = self.shim_options_file(handler);
         std::fs::write(
             &file,
             format!("Root = \"{}\"\nSystemdCgroup = {}\n", self.layout.isola_root.display(), self.layout.systemd),
         )?;
+        if self.layout.config_version >= 3 {
+            return Ok(());
+        }
         let Some(at) = config.find(&header) else {
             bail!("{} has no {header:?} table", self.layout.config.display())
         };
@@ -296,11 +300,7 @@ impl Harness {
         }
         if self.containerd.lock().unwrap().is_some() {
             let ctr = |args: &[&str]| {
-                Command::new("ctr")
-                    .arg("-a")
-                    .arg(&self.layout.socket)
-                    .args(["-n", &self.layout.ctr_namespace])
-                    .args(args)
+                self.layout.ctr(&self.layout.ctr_namespace).args(args)
                     .output()
             };
             if let Ok(out) = ctr(&["containers", "list", "-q"]) {

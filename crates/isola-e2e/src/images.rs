@@ -2,6 +2,7 @@
 //! `isola image`, imported into containerd with `ctr images import --all-platforms`.
 
 use anyhow::{bail, Context, Result};
+use crate::containerd::Layout;
 use std::path::Path;
 use std::process::Command;
 
@@ -25,12 +26,11 @@ pub fn build(isola: &Path, file: &Path, reference: &str, out_tar: &Path) -> Resu
     Ok(())
 }
 
-/// Imports an image-layout tar into `namespace` of the containerd at `socket`.
-pub fn import(socket: &Path, namespace: &str, tar: &Path) -> Result<()> {
-    let output = Command::new("ctr")
-        .arg("-a")
-        .arg(socket)
-        .args(["-n", namespace, "images", "import", "--all-platforms"])
+/// Imports an image-layout tar into `namespace` of the suite's containerd.
+pub fn import(layout: &Layout, namespace: &str, tar: &Path) -> Result<()> {
+    let output = layout
+        .ctr(namespace)
+        .args(["images", "import", "--all-platforms"])
         .arg(tar)
         .output()
         .context("running ctr (install containerd: scripts/setup.sh)")?;

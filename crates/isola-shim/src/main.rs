@@ -2,6 +2,7 @@
 //! isola's runtime in process (no `isola` exec per verb, no Go shim). containerd selects it with
 //! `runtime_type = "io.containerd.isola.v1"`; `isola install --shim` writes that handler.
 
+mod console;
 mod mount;
 mod options;
 mod reaper;

@@ -24,6 +24,7 @@ use containerd_shim::util::{convert_to_any, write_address};
 use containerd_shim::{spawn, Config, DeleteResponse, Error, ExitSignal, Flags, Shim, StartOpts, Task, TtrpcContext, TtrpcResult};
 use isola_runtime::{CreateArgs, ExecArgs, Runtime};
 
+use crate::console::{ConsoleSocket, Terminal};
 use crate::options::ShimOptions;
 use crate::reaper::{self, Exit};
 use crate::stdio;
@@ -102,16 +103,56 @@ struct Process {
     stdin: String,
     stdout: String,
     stderr: String,
+    /// Whether the process has a terminal, and the terminal once it has arrived.
+    tty: bool,
+    terminal: Mutex<Option<Arc<Terminal>>>,
 }
 
 impl Process {
-    fn new(stdin: &str, stdout: &str, stderr: &str) -> Self {
-        Process { pid: Mutex::new(0), exit: Arc::default(), stdin: stdin.into(), stdout: stdout.into(), stderr: stderr.into() }
+    fn new(stdin: &str, stdout: &str, stderr: &str, tty: bool) -> Self {
+        Process {
+            pid: Mutex::new(0),
+            exit: Arc::default(),
+            stdin: stdin.into(),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            tty,
+            terminal: Mutex::default(),
+        }
     }
 
     fn pid(&self) -> u32 {
         *self.pid.lock().unwrap()
     }
+
+    fn terminal(&self) -> Option<Arc<Terminal>> {
+        self.terminal.lock().unwrap().clone()
+    }
+
+    /// The streams the runtime gives the process: containerd's fifos, or nothing when a
+    /// terminal takes their place.
+    fn open_stdio(&self) -> Result<Arc<isola_runtime::Stdio>, String> {
+        if self.tty {
+            stdio::open("", "", "")
+        } else {
+            stdio::open(&self.stdin, &self.stdout, &self.stderr)
+        }
+    }
+
+    /// Takes the terminal the process sent on `console` and starts copying its streams.
+    fn attach_terminal(&self, console: &ConsoleSocket) -> Result<(), String> {
+        let terminal = Terminal::attach(console.receive()?, &self.stdin, &self.stdout)?;
+        *self.terminal.lock().unwrap() = Some(Arc::new(terminal));
+        Ok(())
+    }
+}
+
+/// How long an exit waits for its terminal's last output to be copied before it is published.
+const TERMINAL_DRAIN: Duration = Duration::from_secs(2);
+
+/// A console socket for a process with a terminal.
+fn console_for(p: &Process) -> Result<Option<ConsoleSocket>, String> {
+    p.tty.then(ConsoleSocket::new).transpose()
 }
 
 struct ExecProcess {
@@ -153,6 +194,12 @@ impl Tasks {
         c.execs.lock().unwrap().get(exec_id).cloned().ok_or_else(|| Error::NotFoundError(format!("exec {exec_id} of container {id} not found")))
     }
 
+    /// The terminal of a container's init (empty `exec_id`) or of one of its execs, if it has one.
+    fn terminal_of(&self, id: &str, exec_id: &str) -> Res<Option<Arc<Terminal>>> {
+        let c = self.container(id)?;
+        Ok(if exec_id.is_empty() { c.init.terminal() } else { self.exec_of(&c, id, exec_id)?.process.terminal() })
+    }
+
     fn publish(&self, event: impl Event + Clone + 'static) {
         publish(&self.publisher, &self.namespace, event);
     }
@@ -162,10 +209,14 @@ impl Tasks {
         *process.pid.lock().unwrap() = pid;
         let (publisher, namespace) = (self.publisher.clone(), self.namespace.clone());
         let (container_id, id) = (container_id.to_string(), if exec_id.is_empty() { container_id.to_string() } else { exec_id.to_string() });
+        let terminal = process.terminal();
         reaper::watch(
             pid as i32,
             process.exit.clone(),
             Box::new(move |code, ts| {
+                if let Some(t) = terminal {
+                    t.wait_output(TERMINAL_DRAIN);
+                }
                 let event = TaskExit { container_id, id, pid, exit_status: code, exited_at: Some(ts).into(), ..Default::default() };
                 publish(&publisher, &namespace, event);
             }),
@@ -173,9 +224,6 @@ impl Tasks {
     }
 
     fn do_create(&self, req: CreateTaskRequest) -> Res<CreateTaskResponse> {
-        if req.terminal {
-            return Err(Error::InvalidArgument("a terminal (tty) is not supported by containerd-shim-isola-v1 yet; use the runc shim handler".into()));
-        }
         if !req.checkpoint.is_empty() || !req.parent_checkpoint.is_empty() {
             return Err(Error::Unimplemented("checkpoint/restore is not supported".into()));
         }
@@ -202,27 +250,29 @@ impl Tasks {
             }
             Error::Other(e)
         };
-        let io = stdio::open(&req.stdin, &req.stdout, &req.stderr).map_err(undo)?;
-        let args = CreateArgs { bundle: bundle.clone(), stdio: Some(io), ..Default::default() };
+        let init = Process::new(&req.stdin, &req.stdout, &req.stderr, req.terminal);
+        let io = init.open_stdio().map_err(undo)?;
+        let console = console_for(&init).map_err(undo)?;
+        let args = CreateArgs { bundle: bundle.clone(), stdio: Some(io), console_socket: console.as_ref().map(ConsoleSocket::path), ..Default::default() };
         let pid = {
             let _one = self.lifecycle.lock().unwrap();
             runtime.create(&req.id, &args).map_err(|e| undo(e.to_string()))?
         } as u32;
-        let container = Arc::new(Container {
-            runtime,
-            bundle,
-            rootfs_mounted,
-            init: Process::new(&req.stdin, &req.stdout, &req.stderr),
-            started: Mutex::new(false),
-            execs: Mutex::default(),
-        });
+        if let Some(console) = &console {
+            if let Err(e) = init.attach_terminal(console) {
+                let _one = self.lifecycle.lock().unwrap();
+                let _ = runtime.delete(&req.id, true);
+                return Err(undo(e));
+            }
+        }
+        let container = Arc::new(Container { runtime, bundle, rootfs_mounted, init, started: Mutex::new(false), execs: Mutex::default() });
         self.watch(&req.id, "", &container.init, pid);
         self.containers.lock().unwrap().insert(req.id.clone(), container);
         self.publish(TaskCreate {
             container_id: req.id,
             bundle: req.bundle,
             rootfs: req.rootfs,
-            io: Some(TaskIO { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: false, ..Default::default() }).into(),
+            io: Some(TaskIO { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal, ..Default::default() }).into(),
             pid,
             ..Default::default()
         });
@@ -247,13 +297,28 @@ impl Tasks {
         let stdio = e.stdio.lock().unwrap().take().ok_or_else(|| Error::InvalidArgument(format!("exec {} was started already", req.exec_id)))?;
         let result = (|| {
             std::fs::write(&file, &e.spec).map_err(|err| format!("{}: {err}", file.display()))?;
-            let args = ExecArgs { process: Some(file.clone()), pid_file: Some(pid_file.clone()), detach: true, stdio: Some(stdio), ..Default::default() };
+            let console = console_for(&e.process)?;
+            let args = ExecArgs {
+                process: Some(file.clone()),
+                pid_file: Some(pid_file.clone()),
+                detach: true,
+                stdio: Some(stdio),
+                console_socket: console.as_ref().map(ConsoleSocket::path),
+                ..Default::default()
+            };
             {
                 let _one = self.lifecycle.lock().unwrap();
                 c.runtime.exec(&req.id, &args).map_err(|err| err.to_string())?;
             }
             let text = std::fs::read_to_string(&pid_file).map_err(|err| format!("{}: {err}", pid_file.display()))?;
-            text.trim().parse::<u32>().map_err(|err| format!("{}: {err}", pid_file.display()))
+            let pid = text.trim().parse::<u32>().map_err(|err| format!("{}: {err}", pid_file.display()))?;
+            if let Some(console) = &console {
+                if let Err(err) = e.process.attach_terminal(console) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+                    return Err(err);
+                }
+            }
+            Ok(pid)
         })();
         let _ = std::fs::remove_file(&file);
         let _ = std::fs::remove_file(&pid_file);
@@ -265,9 +330,6 @@ impl Tasks {
 
     fn do_exec(&self, req: ExecProcessRequest) -> Res<Empty> {
         let c = self.container(&req.id)?;
-        if req.terminal {
-            return Err(Error::InvalidArgument("a terminal (tty) is not supported by containerd-shim-isola-v1 yet".into()));
-        }
         // An exec id names files in the bundle: the runtime's own rule for ids.
         if let Err(why) = isola_policy::id::validate_id(&req.exec_id) {
             return Err(Error::InvalidArgument(format!("exec id: {why}")));
@@ -276,8 +338,9 @@ impl Tasks {
             return Err(Error::InvalidArgument(format!("exec {} already exists", req.exec_id)));
         }
         let spec = req.spec.as_ref().map(|a| a.value.clone()).ok_or_else(|| Error::InvalidArgument("exec without a process spec".into()))?;
-        let io = stdio::open(&req.stdin, &req.stdout, &req.stderr).map_err(Error::Other)?;
-        let e = ExecProcess { process: Process::new(&req.stdin, &req.stdout, &req.stderr), spec, stdio: Mutex::new(Some(io)) };
+        let process = Process::new(&req.stdin, &req.stdout, &req.stderr, req.terminal);
+        let io = process.open_stdio().map_err(Error::Other)?;
+        let e = ExecProcess { process, spec, stdio: Mutex::new(Some(io)) };
         c.execs.lock().unwrap().insert(req.exec_id.clone(), Arc::new(e));
         self.publish(TaskExecAdded { container_id: req.id, exec_id: req.exec_id, ..Default::default() });
         Ok(Empty::new())
@@ -379,7 +442,7 @@ fn state_response(req: &StateRequest, c: &Container, p: &Process, status: Status
         stdin: p.stdin.clone(),
         stdout: p.stdout.clone(),
         stderr: p.stderr.clone(),
-        terminal: false,
+        terminal: p.tty,
         exit_status: exit.as_ref().map(|e| e.0).unwrap_or_default(),
         exited_at: exit.map(|e| e.1).into(),
         ..Default::default()
@@ -485,15 +548,19 @@ impl Task for Tasks {
     }
 
     fn resize_pty(&self, _ctx: &TtrpcContext, req: ResizePtyRequest) -> TtrpcResult<Empty> {
-        // No task of this shim has a terminal: there is nothing to resize.
-        self.container(&req.id)?;
+        // A process without a terminal has nothing to resize (as the runc shim answers).
+        if let Some(t) = self.terminal_of(&req.id, &req.exec_id)? {
+            t.resize(req.width, req.height).map_err(Error::Other)?;
+        }
         Ok(Empty::new())
     }
 
     fn close_io(&self, _ctx: &TtrpcContext, req: CloseIORequest) -> TtrpcResult<Empty> {
-        // stdin is containerd's fifo, read by the process itself: it sees EOF when containerd
-        // closes its end; the shim holds no writer to close.
-        self.container(&req.id)?;
+        // Without a terminal stdin is containerd's fifo, read by the process itself: it sees
+        // EOF when containerd closes its end. With one, the shim stops copying it.
+        if let Some(t) = self.terminal_of(&req.id, &req.exec_id)? {
+            t.close_stdin();
+        }
         Ok(Empty::new())
     }
 

@@ -1,6 +1,7 @@
 //! The streams containerd gives a task: paths of fifos it reads (stdout, stderr) and writes
 //! (stdin), or empty for none. They are opened here and handed to the process as they are: no
-//! copy threads, so an idle pod costs the shim nothing per stream.
+//! copy threads, so an idle pod costs the shim nothing per stream (a task with a terminal is the
+//! exception: see console.rs).
 
 use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
@@ -23,7 +24,7 @@ fn plain_path<'a>(path: &'a str, name: &str) -> Result<&'a str, String> {
 }
 
 /// stdin: read-only, opened without blocking (the writer may come later), then blocking reads.
-fn open_stdin(path: &str) -> Result<OwnedFd, String> {
+pub(crate) fn open_stdin(path: &str) -> Result<OwnedFd, String> {
     if path.is_empty() {
         return dev_null(false);
     }
@@ -37,7 +38,7 @@ fn open_stdin(path: &str) -> Result<OwnedFd, String> {
 /// stdout/stderr: a fifo is opened read-write, so the open does not wait for containerd's
 /// reader and a reader that goes away (containerd restarting) does not kill the workload
 /// with SIGPIPE; a regular file is appended to.
-fn open_output(path: &str, name: &str) -> Result<OwnedFd, String> {
+pub(crate) fn open_output(path: &str, name: &str) -> Result<OwnedFd, String> {
     if path.is_empty() {
         return dev_null(true);
     }
