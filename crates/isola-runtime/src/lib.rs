@@ -25,6 +25,14 @@ pub use state::OciState;
 /// re-executes `/proc/self/exe` that way).
 pub use isola_wasm::{reap_finished_background_compiles, run_background_compile, BACKGROUND_COMPILE_ARG};
 
+/// To be called once, at start, by a process that runs this runtime beside other threads
+/// (isola's shim): a container's first process is then made with glibc's fork, which leaves the
+/// heap's locks usable in the child, rather than a raw clone that copies one another thread
+/// holds (the child then waits forever on its first allocation).
+pub fn runtime_beside_other_threads() {
+    isola_linux::libcontainer::process::set_multithreaded_caller(true);
+}
+
 use std::path::PathBuf;
 
 use isola_policy::NodeConfig;

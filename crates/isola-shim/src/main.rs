@@ -18,6 +18,9 @@ fn main() {
     // as long as its pod (see `service::release_free_memory`).
     // SAFETY: mallopt before any other thread exists.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    // The task service's threads allocate while a create or exec clones the container's first
+    // process: that clone must leave the heap's locks usable in the child.
+    isola_runtime::runtime_beside_other_threads();
     let config = containerd_shim::Config {
         // The shim reaps only the processes it started (see reaper.rs): a reaper that waits for
         // any child would steal the runtime's own children (libcontainer's intermediate

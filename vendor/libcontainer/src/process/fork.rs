@@ -1,6 +1,7 @@
 use std::ffi::c_int;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use libc::SIGCHLD;
 use nix::sys::{mman, resource};
@@ -76,6 +77,19 @@ pub fn container_clone_into(cb: CloneCb, cgroup: Option<BorrowedFd>) -> Result<P
     clone_internal(cb, 0, Some(SIGCHLD as u64), cgroup)
 }
 
+/// isola patch: set by a process that runs the runtime beside threads that may be allocating
+/// (isola's shim). A raw clone copies the heap's locks as they are at that instant: one held by
+/// another thread stays held in the child, whose first malloc then waits forever. glibc's
+/// fork() takes malloc's and stdio's locks around the fork and resets them in the child, so a
+/// plain child (no flags, SIGCHLD) is made with it. CLONE_INTO_CGROUP is not used then; the
+/// cgroup manager attaches the child, as where the kernel refuses that flag.
+static MULTITHREADED_CALLER: AtomicBool = AtomicBool::new(false);
+
+/// isola patch: see [`MULTITHREADED_CALLER`].
+pub fn set_multithreaded_caller(on: bool) {
+    MULTITHREADED_CALLER.store(on, Ordering::Relaxed);
+}
+
 // An internal wrapper to manage the clone3 vs clone fallback logic.
 fn clone_internal(
     mut cb: CloneCb,
@@ -83,6 +97,14 @@ fn clone_internal(
     exit_signal: Option<u64>,
     cgroup: Option<BorrowedFd>,
 ) -> Result<Pid, CloneError> {
+    if MULTITHREADED_CALLER.load(Ordering::Relaxed) && flags == 0 && exit_signal == Some(SIGCHLD as u64) {
+        // SAFETY: glibc's fork; the child runs the callback and exits, as after clone3.
+        return match unsafe { libc::fork() } {
+            -1 => Err(CloneError::Clone(nix::Error::last())),
+            0 => std::process::exit(cb()),
+            pid => Ok(Pid::from_raw(pid)),
+        };
+    }
     // isola patch: CLONE_INTO_CGROUP (Linux 5.7, cgroup v2). Where the kernel refuses it (an
     // older kernel, a cgroup that may not hold processes), the child is cloned as before and
     // the cgroup manager attaches it.
